@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { openRuntime } from '../runtime/runtime.js';
+import { configProblemsError, inspectLive } from './inspect-config.js';
+import { readConfig, type ConfigOption } from './load-runtime.js';
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate the config and check every rule against the live databases and Redis; changes nothing')
+    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .action(async (options: ConfigOption) => {
+      const config = readConfig(options);
+      const runtime = openRuntime(config);
+      try {
+        const problems = await inspectLive(runtime, config.rules, { redis: true });
+        if (problems.length > 0) throw configProblemsError(config, problems);
+        const stores = Object.keys(config.stores).length;
+        console.log(`${config.file}: ok (${config.rules.length} rules, ${stores} store${stores === 1 ? '' : 's'}, time zone ${config.timezone})`);
+      } finally {
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,57 @@
+import type { ConfigProblem } from '../errors.js';
+import { describeOrigin, type Config } from '../policy/config.js';
+import type { Rule } from '../policy/rule.js';
+import { probeRedis } from '../queue/redis-connection.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { ping } from '../stores/postgres/connect.js';
+import { UserError } from '../errors.js';
+
+/**
+ * The live half of `check`: every service answers and every rule's table and columns are
+ * what the rule says. Reads catalogs only; changes nothing.
+ */
+export async function inspectLive(
+  runtime: Runtime,
+  rules: readonly Rule[],
+  options: { redis: boolean },
+): Promise<ConfigProblem[]> {
+  const { config } = runtime;
+  const problems: ConfigProblem[] = [];
+  const unreachable = async (path: string, probe: () => Promise<unknown>) => {
+    try {
+      await probe();
+      return false;
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      problems.push({ path, message: error.message });
+      return true;
+    }
+  };
+  await unreachable('state', () => ping(runtime.state.db));
+  if (options.redis) {
+    await unreachable('redis', async () => {
+      const { maxmemoryPolicy } = await probeRedis(config.redis, describeOrigin(config, 'redis'));
+      if (maxmemoryPolicy !== null && maxmemoryPolicy !== 'noeviction') {
+        problems.push({
+          path: 'redis',
+          message: `Redis evicts keys (maxmemory-policy is ${maxmemoryPolicy}); queued sweeps would be lost. Set maxmemory-policy noeviction`,
+        });
+      }
+    });
+  }
+  const down = new Set<string>();
+  for (const store of runtime.stores()) {
+    if (await unreachable(`stores.${store.name}`, () => store.ping())) down.add(store.name);
+  }
+  for (const rule of rules) {
+    if (down.has(rule.store)) continue;
+    const index = config.rules.indexOf(rule);
+    problems.push(...(await runtime.storeFor(rule).inspect(rule, `rules[${index}]`, runtime.contextFor(rule))));
+  }
+  return problems;
+}
+
+export function configProblemsError(config: Config, problems: readonly ConfigProblem[]): UserError {
+  const lines = problems.map((p) => `${config.file}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+  return new UserError((problems.length > 1 ? `${problems.length} problems:\n` : '') + lines.join('\n'));
+}

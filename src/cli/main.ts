@@ -1,0 +1,35 @@
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../errors.js';
+import { redactText } from '../redact.js';
+import { registerAudit } from './audit.js';
+import { registerCheck } from './check.js';
+import { registerPlan } from './plan.js';
+import { registerRun } from './run.js';
+import { registerWorker } from './worker.js';
+
+/** The `retention` admin command. Returns the exit code instead of exiting, for tests. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('retention')
+    .description('Keeps the retention promises of a privacy policy: scheduled, audited deletion and anonymization.')
+    .exitOverride()
+    .showHelpAfterError(false);
+  registerCheck(program);
+  registerPlan(program);
+  registerRun(program);
+  registerWorker(program);
+  registerAudit(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UserError) {
+      // A mistake the user can fix: the message says what and where; no stack trace.
+      console.error(`retention: ${redactText(error.message)}`);
+      return error.exitCode;
+    }
+    console.error('retention: unexpected failure (a bug, or a service failing in an unexpected way):');
+    console.error(redactText(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    return 1;
+  }
+}

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { describeOrigin } from '../policy/config.js';
+import { probeRedis, createRedis } from '../queue/redis-connection.js';
+import { runSweeps } from '../queue/run-sweeps.js';
+import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { UserError } from '../errors.js';
+import { formatTable } from './format-table.js';
+import { configProblemsError, inspectLive } from './inspect-config.js';
+import { adminActor, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
+
+interface RunOptions extends ConfigOption {
+  rule?: string;
+  all?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  actor?: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('sweep now: queue the sweeps on the workers\' queue and work it until they finish')
+    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option('--rule <id>', 'sweep this rule')
+    .option('--all', 'sweep every rule')
+    .option('--dry-run', 'count what each batch would change, change nothing (still audited, as a dry run)')
+    .option('--json', 'print JSON: {"now": ..., "rules": [{"id", "action", "affected"}]}')
+    .option('--actor <name>', 'who to record in the audit log (default: admin:<OS user>)')
+    .action(async (options: RunOptions) => {
+      if (!options.rule && !options.all) throw new UserError('say which rules to sweep: --rule ID or --all');
+      if (options.rule && options.all) throw new UserError('--rule and --all cannot be combined');
+      const config = readConfig(options);
+      const rules = selectRules(config, options.rule);
+      const runtime = openRuntime(config);
+      const redisOrigin = describeOrigin(config, 'redis');
+      let connection: ReturnType<typeof createRedis> | undefined;
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const problems = await inspectLive(runtime, rules, { redis: true });
+        if (problems.length > 0) throw configProblemsError(config, problems);
+        await probeRedis(config.redis, redisOrigin);
+        await connectRuntime(runtime);
+        connection = createRedis(config.redis);
+        connection.on('error', () => undefined);
+        const bar =
+          process.stderr.isTTY && !options.json
+            ? new cliProgress.SingleBar({ format: 'sweeping |{bar}| {value}/{total} batches', stream: process.stderr }, cliProgress.Presets.shades_classic)
+            : null;
+        bar?.start(1, 0);
+        let results;
+        try {
+          results = await runSweeps(runtime, rules, {
+            connection,
+            dryRun: options.dryRun ?? false,
+            actor: adminActor(options.actor),
+            concurrency: config.worker.concurrency,
+            signal: stop.signal,
+            onProgress: (done, total) => {
+              bar?.setTotal(Math.max(total, 1));
+              bar?.update(done);
+            },
+          });
+        } finally {
+          bar?.stop();
+        }
+        const now = results[0]?.sweep.now ?? new Date();
+        if (options.json) {
+          console.log(JSON.stringify({ now: now.toISOString(), dryRun: options.dryRun ?? false, rules: results.map((r) => ({ id: r.rule.id, action: r.rule.action, affected: r.sweep.rowsAffected })) }));
+          return;
+        }
+        console.log(
+          formatTable(
+            ['rule', 'action', options.dryRun ? 'would affect' : 'affected', 'batches', 'sweep', 'now'],
+            results.map((r) => [r.rule.id, r.rule.action, r.sweep.rowsAffected, r.sweep.batchesTotal, r.sweep.id + (r.joined ? ' (joined)' : ''), r.sweep.now.toISOString()]),
+          ),
+        );
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        connection?.disconnect();
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { describeOrigin } from '../policy/config.js';
+import { createRedis, probeRedis } from '../queue/redis-connection.js';
+import { startWorker } from '../queue/start-worker.js';
+import { openQueue } from '../queue/sweep-queue.js';
+import { syncSchedulers } from '../queue/sync-schedulers.js';
+import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { configProblemsError, inspectLive } from './inspect-config.js';
+import { readConfig, type ConfigOption } from './load-runtime.js';
+
+interface WorkerOptions extends ConfigOption {
+  concurrency?: string;
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('the background service: schedules every rule and works sweeps until SIGTERM or SIGINT')
+    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option('--concurrency <n>', 'batches at once in this process (default: worker.concurrency in the config, 2)')
+    .action(async (options: WorkerOptions) => {
+      const log = pino({ name: 'retention-worker' });
+      const config = readConfig(options);
+      const runtime = openRuntime(config);
+      // Refuse to start on a config that fails `check`: a worker must never sweep by a
+      // rule whose table or columns are not what the rule says.
+      const problems = await inspectLive(runtime, config.rules, { redis: true }).catch(async (error) => {
+        await runtime.close();
+        throw error;
+      });
+      if (problems.length > 0) {
+        await runtime.close();
+        throw configProblemsError(config, problems);
+      }
+      await probeRedis(config.redis, describeOrigin(config, 'redis'));
+      await connectRuntime(runtime);
+
+      const connection = createRedis(config.redis);
+      connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error; reconnecting'));
+      const queue = openQueue(connection, config.queuePrefix);
+      const schedulers = await syncSchedulers(queue, config);
+      // Redis may restart and lose its keys (it keeps none on disk in many setups): put
+      // the schedulers back whenever the connection is ready again.
+      connection.on('ready', () => {
+        syncSchedulers(queue, config).catch((error) => log.error({ err: (error as Error).message }, 'could not restore job schedulers'));
+      });
+      const concurrency = options.concurrency ? Number(options.concurrency) : config.worker.concurrency;
+      const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
+      worker.on('completed', (job, result) => log.info({ job: job.name, id: job.id, result }, 'job done'));
+      worker.on('failed', (job, error) => log.error({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
+      log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
+
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          log.info({ signal }, 'shutting down: finishing batches in flight');
+          resolve();
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      });
+      // close() waits for the jobs in flight; each batch either commits whole or rolls back.
+      await worker.close();
+      await queue.close();
+      connection.disconnect();
+      await runtime.close();
+      log.info('worker stopped');
+    });
+}

@@ -1,0 +1,95 @@
+import type pg from 'pg';
+import type { AuditEntry } from '../audit/audit-entry.js';
+import { appendAudit } from '../audit/append-audit.js';
+import { rangesFromJson } from '../planner/plan-sweep.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { completeBatch, findSweep, lockBatch, readBatch, type SweepRecord } from '../state/sweeps.js';
+import { withTransaction } from '../stores/postgres/connect.js';
+import type { KeyRange } from '../stores/store.js';
+
+export interface BatchOutcome {
+  rows: number;
+  /** True when the batch was already done (a duplicate or retried job): nothing ran. */
+  skipped: boolean;
+}
+
+/** Thrown for a batch that cannot run however often it is retried. */
+export class BatchNotFoundError extends Error {}
+
+/**
+ * Runs one batch exactly once. When the store lives in the state database, the change,
+ * the checkpoint and the audit entry are one transaction: a crash anywhere leaves either
+ * all three or none, and a retry finds the checkpoint and does nothing.
+ *
+ * A store elsewhere commits its change first, then the checkpoint and audit entry; a crash
+ * between the two commits re-runs the batch, which (the predicate being re-checked) finds
+ * nothing left and records 0 rows: the audit then undercounts that batch, never invents.
+ */
+export async function executeBatch(runtime: Runtime, sweepId: string, idx: number): Promise<BatchOutcome> {
+  const { state } = runtime;
+  const sweep = await findSweep(state, sweepId);
+  const batch = sweep && (await readBatch(state, sweepId, idx));
+  if (!sweep || !batch) throw new BatchNotFoundError(`batch ${idx} of sweep ${sweepId} is not recorded in ${state.schema}`);
+  if (batch.done) return { rows: 0, skipped: true };
+
+  const store = runtime.storeFor(sweep.rule);
+  const spec = {
+    rule: sweep.rule,
+    ranges: rangesFromJson(sweep.ranges),
+    keyRange: { after: batch.after, upTo: batch.upTo },
+    dryRun: sweep.dryRun,
+    context: runtime.contextFor(sweep.rule),
+  };
+  const record = async (client: pg.ClientBase, rows: number) => {
+    const finished = await completeBatch(client, state, sweepId, idx, rows);
+    // The audit lock is held until commit, so it is taken last.
+    await appendAudit(client, state, auditEntry(sweep, store.name, 'batch', rows, idx, spec.keyRange));
+    if (finished) await appendAudit(client, state, auditEntry(finished, store.name, 'sweep-finished', finished.rowsAffected));
+  };
+
+  let skipped = false;
+  if (store.sharesTransactionsWith(state.db)) {
+    const rows = await store.apply(spec, {
+      before: async (client) => {
+        skipped = await lockBatch(client, state, sweepId, idx);
+        return !skipped;
+      },
+      after: record,
+    });
+    return { rows, skipped };
+  }
+  const rows = await store.apply(spec);
+  await withTransaction(state.db, async (client) => {
+    skipped = await lockBatch(client, state, sweepId, idx);
+    if (!skipped) await record(client, rows);
+  });
+  return { rows, skipped };
+}
+
+function auditEntry(
+  sweep: SweepRecord,
+  store: string,
+  event: AuditEntry['event'],
+  rows: number,
+  batch?: number,
+  keyRange?: KeyRange,
+): AuditEntry {
+  const { rule } = sweep;
+  return {
+    event,
+    ruleId: rule.id,
+    ruleSource: rule.source,
+    configHash: sweep.configHash,
+    sweepId: sweep.id,
+    store,
+    table: rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name,
+    action: rule.action,
+    dryRun: sweep.dryRun,
+    now: sweep.now.toISOString(),
+    ranges: sweep.ranges,
+    rows,
+    ...(batch === undefined ? {} : { batch, keyRange }),
+    actor: sweep.actor,
+    trigger: sweep.trigger,
+  };
+}

@@ -1,0 +1,42 @@
+import type { Rule } from './rule.js';
+
+export interface PostgresStoreConfig {
+  kind: 'postgres';
+  url: string;
+}
+
+/** Stores by kind; a new kind adds a member here and a file under src/stores/. */
+export type StoreConfig = PostgresStoreConfig;
+
+/** A loaded, validated config. Built by `loadConfig`, read-only afterwards. */
+export interface Config {
+  /** The file it was read from, for messages. */
+  file: string;
+  /** SHA-256 of the file's bytes (before interpolation, so no secret is hashed). */
+  hash: string;
+  timezone: string;
+  /** Redis URL for the BullMQ queue. */
+  redis: string;
+  /** PostgreSQL URL of the state database: audit log, sweeps, checkpoints, and `now()`. */
+  state: string;
+  /** Schema in the state database holding our tables. Default `retention`. */
+  stateSchema: string;
+  /** BullMQ key prefix, so two deployments can share one Redis. */
+  queuePrefix: string;
+  stores: Record<string, StoreConfig>;
+  rules: Rule[];
+  worker: WorkerConfig;
+  /** For each config path filled from the environment, where its value came from. */
+  origins: ReadonlyMap<string, string>;
+}
+
+export interface WorkerConfig {
+  /** Batches one worker process runs at once. Default 2. */
+  concurrency: number;
+}
+
+/** "redis (from $REDIS_URL)" or "redis (config/retention.yaml)" for error messages. */
+export function describeOrigin(config: Pick<Config, 'file' | 'origins'>, path: string): string {
+  const origin = config.origins.get(path);
+  return origin ? `${path} in ${config.file}, from ${origin}` : `${path} in ${config.file}`;
+}

@@ -1,0 +1,36 @@
+import { Duration } from 'luxon';
+
+/**
+ * ISO-8601 durations as rules write them (`P180D`, `P6M`, `P3Y`, `PT12H`, `P1Y2M10DT2H`).
+ * Only whole, positive numbers: a fractional month has no calendar meaning, and a
+ * retention period of zero or less would delete data the moment it is written.
+ */
+const ISO_DURATION =
+  /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
+
+/** Why `text` is not an acceptable retention duration, or undefined when it is. */
+export function durationProblem(text: string): string | undefined {
+  if (!ISO_DURATION.test(text)) {
+    return `${JSON.stringify(text)} is not an ISO-8601 duration, e.g. P6M, P180D, P3Y or PT12H (whole numbers only)`;
+  }
+  const ms = Duration.fromISO(text).as('milliseconds');
+  if (!(ms > 0)) return `${JSON.stringify(text)} is zero; a retention period must be positive`;
+  return undefined;
+}
+
+/** Parses a duration that `durationProblem` accepted. */
+export function parseDuration(text: string): Duration {
+  const problem = durationProblem(text);
+  if (problem) throw new Error(problem);
+  return Duration.fromISO(text);
+}
+
+/**
+ * True when adding the duration is the same as adding a fixed number of milliseconds
+ * in every zone: only hours, minutes and seconds. Days are calendar days (23 or 25 hours
+ * across a DST change), months and years clamp at month ends.
+ */
+export function isFixedLength(duration: Duration): boolean {
+  const d = duration.shiftTo('years', 'months', 'weeks', 'days', 'hours', 'minutes', 'seconds', 'milliseconds');
+  return d.years === 0 && d.months === 0 && d.weeks === 0 && d.days === 0;
+}

@@ -1,0 +1,115 @@
+import { DateTime, Duration, IANAZone } from 'luxon';
+import { isFixedLength } from './duration.js';
+
+/**
+ * An inclusive range of anchor instants, in epoch milliseconds. `from: null` is unbounded
+ * below. A row is expired when its anchor lies in one of the ranges a rule's
+ * `expiredRanges` returns.
+ */
+export interface AnchorRange {
+  from: number | null;
+  to: number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * How far `anchor + retain` can run backwards as the anchor moves forwards. Month-end
+ * clamping keeps the time of day but folds several days onto one (Aug 29, 30 and 31 plus
+ * P6M all land on Feb 28), which can reverse order by up to a day; a DST change adds up
+ * to two hours more. Beyond this distance the expiry time is ordered like the anchor.
+ */
+const MAX_REVERSAL = 2 * DAY;
+
+/**
+ * Pieces of `anchor + retain` are translations separated by local midnights and DST
+ * changes, all at least 30 minutes apart in the time zone database since 1970; sampling
+ * every 5 minutes finds every change of offset and refinement pins it to the millisecond.
+ */
+const SAMPLE_STEP = 5 * MINUTE;
+
+/**
+ * The anchors whose retention period has ended at `now`: exactly the `a` with
+ * `DateTime(a, zone).plus(retain) <= now` (luxon's calendar arithmetic), as a sorted list
+ * of disjoint ranges.
+ *
+ * A single cutoff (`a <= now - retain`) is wrong in both directions: at month ends it
+ * keeps rows past their date (a log taken Aug 31 is due Feb 28, but `Feb 28 - P6M` is
+ * Aug 28), and across a DST gap the expiry time is not monotone in the anchor. So this
+ * finds, around `now - retain`, every piece on which `anchor + retain = anchor + k` and
+ * keeps the part of each piece with `anchor + k <= now`. Below the window everything is
+ * expired, above it nothing is; both are checked, not assumed.
+ *
+ * Times are whole milliseconds. Stores compare `anchor <= to` and `anchor >= from`, so an
+ * anchor with sub-millisecond digits just past a bound is left for the next sweep, never
+ * taken early.
+ */
+export function expiredRanges(now: number, retain: Duration, zone: string): AnchorRange[] {
+  const tz = IANAZone.create(zone);
+  if (!tz.isValid) throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
+  if (isFixedLength(retain)) return [{ from: null, to: now - retain.as('milliseconds') }];
+
+  const expiry = (a: number): number => DateTime.fromMillis(a, { zone: tz }).plus(retain).toMillis();
+  const offsetAt = (a: number): number => expiry(a) - a;
+
+  const guess = DateTime.fromMillis(now, { zone: tz }).minus(retain).toMillis();
+  let lo = guess - 4 * DAY;
+  let hi = guess + 4 * DAY;
+  // Widen until the window provably brackets every expiry order reversal.
+  for (let i = 0; expiry(lo) > now - MAX_REVERSAL; i++) {
+    if (i > 20) throw new Error(`cannot bracket the expiry of ${retain.toISO()} in ${zone}`);
+    lo -= 4 * DAY;
+  }
+  for (let i = 0; expiry(hi) <= now + MAX_REVERSAL; i++) {
+    if (i > 20) throw new Error(`cannot bracket the expiry of ${retain.toISO()} in ${zone}`);
+    hi += 4 * DAY;
+  }
+
+  const ranges: AnchorRange[] = [{ from: null, to: lo }];
+  let start = lo + 1;
+  let k = offsetAt(start);
+  while (start <= hi) {
+    const end = pieceEnd(start, k, hi, offsetAt);
+    addExpiredPart(ranges, start, end, now - k);
+    start = end + 1;
+    if (start <= hi) k = offsetAt(start);
+  }
+  return ranges;
+}
+
+/** The last millisecond, from `start` up to `limit`, before `anchor + retain - anchor` changes from `k`. */
+function pieceEnd(start: number, k: number, limit: number, offsetAt: (a: number) => number): number {
+  let probe = start;
+  for (;;) {
+    const next = Math.min(probe + SAMPLE_STEP, limit);
+    if (next === probe) return limit;
+    if (offsetAt(next) !== k) {
+      // Binary search: offsetAt(good) === k, offsetAt(bad) !== k.
+      let good = probe;
+      let bad = next;
+      while (bad - good > 1) {
+        const mid = Math.floor((good + bad) / 2);
+        if (offsetAt(mid) === k) good = mid;
+        else bad = mid;
+      }
+      return good;
+    }
+    probe = next;
+  }
+}
+
+/** Appends `[start, min(end, last)]` to the sorted ranges, merging with the previous one. */
+function addExpiredPart(ranges: AnchorRange[], start: number, end: number, last: number): void {
+  const to = Math.min(end, last);
+  if (to < start) return;
+  const previous = ranges[ranges.length - 1];
+  if (previous && previous.to >= start - 1) previous.to = Math.max(previous.to, to);
+  else ranges.push({ from: start, to });
+}
+
+/** True when `anchor` (epoch ms) lies in one of the ranges. */
+export function inRanges(ranges: readonly AnchorRange[], anchor: number): boolean {
+  return ranges.some((r) => (r.from === null || anchor >= r.from) && anchor <= r.to);
+}

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { IANAZone } from 'luxon';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, UserError, type ConfigProblem } from '../errors.js';
+import type { Config } from './config.js';
+import { configSchema, ruleSchema, type RawConfig, type RawRule } from './config-schema.js';
+import { durationProblem, parseDuration } from './duration.js';
+import { interpolate, type Origins } from './interpolate.js';
+import type { Rule, Schedule, WhereFilter } from './rule.js';
+import cronParser from 'cron-parser';
+
+/** Rows per batch when a rule does not say: one statement well under a second. */
+export const DEFAULT_BATCH_SIZE = 20_000;
+/** How often a rule is swept when it does not say. */
+export const DEFAULT_SCHEDULE = 'PT1H';
+/** Sweeping more often than this buys nothing and loads the database. */
+const MIN_SCHEDULE_MS = 60_000;
+
+export const DEFAULT_CONFIG_PATH = 'config/retention.yaml';
+
+/** `--config`, else `$RETENTION_CONFIG`, else `config/retention.yaml`. */
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.RETENTION_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT'
+        ? `config file not found: ${file} (set it with --config PATH or $RETENTION_CONFIG)`
+        : `cannot read config file ${file}: ${(error as Error).message}`,
+    );
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Validates config text; `file` is used only in messages. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const problems: ConfigProblem[] = [];
+  const origins: Origins = new Map();
+  const raw = interpolate(doc.toJS(), env, problems, origins);
+
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ path: '', message: 'the config must be a mapping with stores and rules' }]);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, raw));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
+
+  const config = parsed.data;
+  const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, problems));
+  problems.push(...crossChecks(config));
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  return {
+    file,
+    hash: createHash('sha256').update(text).digest('hex'),
+    timezone: config.timezone,
+    redis: config.redis,
+    state: config.state,
+    stateSchema: config.stateSchema,
+    queuePrefix: config.queuePrefix,
+    stores: config.stores,
+    rules,
+    worker: config.worker,
+    origins,
+  };
+}
+
+function crossChecks(config: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (!IANAZone.isValidZone(config.timezone)) {
+    problems.push({ path: 'timezone', message: `${JSON.stringify(config.timezone)} is not an IANA time zone (e.g. UTC, Europe/Berlin, Asia/Shanghai)` });
+  }
+  const seen = new Map<string, number>();
+  config.rules.forEach((rule, i) => {
+    const first = seen.get(rule.id);
+    if (first !== undefined) problems.push({ path: `rules[${i}].id`, message: `${JSON.stringify(rule.id)} is already the id of rules[${first}]` });
+    else seen.set(rule.id, i);
+  });
+  return problems;
+}
+
+function buildRule(raw: RawRule, path: string, config: RawConfig, problems: ConfigProblem[]): Rule {
+  const problem = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
+  if (!(raw.store in config.stores)) {
+    const known = Object.keys(config.stores);
+    problem('store', `${JSON.stringify(raw.store)} is not a store (defined: ${known.length ? known.join(', ') : 'none'})`);
+  }
+  const anonymize = Object.entries(raw.anonymize ?? {}).map(([column, strategy]) => ({ column, strategy }));
+  const key = raw.key;
+  if (raw.action === 'anonymize' && anonymize.length === 0) {
+    problem('anonymize', 'action is anonymize, so anonymize must map at least one column to a strategy, e.g. { email: hmac }');
+  }
+  if (raw.action === 'delete' && anonymize.length > 0) {
+    problem('anonymize', 'only anonymize rules take an anonymize map; this rule deletes whole rows');
+  }
+  for (const { column } of anonymize) {
+    if (column === key) problem(`anonymize.${column}`, `cannot anonymize the key column ${column}: sweeps are chunked by it`);
+    if (column === raw.anchor) problem(`anonymize.${column}`, `cannot anonymize the anchor column ${column}: expiry is computed from it`);
+  }
+  return {
+    id: raw.id,
+    source: raw.source ?? null,
+    store: raw.store,
+    table: splitTable(raw.table),
+    key,
+    anchor: raw.anchor,
+    retain: raw.retain,
+    action: raw.action,
+    where: buildWhere(raw.where ?? {}),
+    subject: raw.subject ?? null,
+    schedule: parseSchedule(raw.schedule ?? DEFAULT_SCHEDULE, config.timezone, (m) => problem('schedule', m)),
+    anonymize,
+    batchSize: raw.batchSize ?? DEFAULT_BATCH_SIZE,
+    timezone: config.timezone,
+  };
+}
+
+function splitTable(table: string): Rule['table'] {
+  const dot = table.indexOf('.');
+  return dot === -1 ? { schema: null, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
+function buildWhere(where: NonNullable<RawRule['where']>): WhereFilter[] {
+  return Object.entries(where).map(([column, value]): WhereFilter => {
+    if (value === null) return { column, op: 'is-null' };
+    if (typeof value === 'object') {
+      return value.not === null ? { column, op: 'not-null' } : { column, op: 'not-eq', value: value.not };
+    }
+    return { column, op: 'eq', value };
+  });
+}
+
+/** `manual`, an ISO-8601 interval (`PT1H`), or a cron pattern (`0 3 * * *`, in the config's zone). */
+export function parseSchedule(text: string, timezone: string, report: (message: string) => void): Schedule {
+  if (text === 'manual') return { kind: 'manual' };
+  if (text.startsWith('P')) {
+    const problem = durationProblem(text);
+    if (problem) {
+      report(problem);
+      return { kind: 'manual' };
+    }
+    const ms = parseDuration(text).as('milliseconds');
+    if (ms < MIN_SCHEDULE_MS) report(`${JSON.stringify(text)} is shorter than one minute; sweep at most once a minute`);
+    return { kind: 'every', iso: text, ms };
+  }
+  const fields = text.trim().split(/\s+/).length;
+  try {
+    if (fields < 5 || fields > 6) throw new Error('needs 5 or 6 fields');
+    cronParser.parseExpression(text, { tz: IANAZone.isValidZone(timezone) ? timezone : 'UTC' });
+  } catch (error) {
+    report(`${JSON.stringify(text)} is not "manual", an ISO-8601 interval such as PT1H, or a cron pattern such as "0 3 * * *" (${(error as Error).message})`);
+    return { kind: 'manual' };
+  }
+  return { kind: 'cron', pattern: text };
+}
+
+function zodProblems(error: z.ZodError, raw: unknown): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    const path = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeys(issue.path);
+      return {
+        path,
+        message: issue.keys
+          .map((k) => `unknown key ${JSON.stringify(k)}${suggest(k, allowed)}`)
+          .join('; '),
+      };
+    }
+    if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
+      return { path, message: `is required` };
+    }
+    return { path, message: issue.message };
+  });
+}
+
+function allowedKeys(path: readonly PropertyKey[]): string[] {
+  if (path[0] === 'rules' && path.length === 2) return Object.keys(ruleSchema.shape);
+  if (path.length === 0) return Object.keys(configSchema.shape);
+  return [];
+}
+
+function suggest(key: string, allowed: string[]): string {
+  const close = allowed.filter((a) => editDistance(a.toLowerCase(), key.toLowerCase()) <= 2);
+  const list = close.length > 0 ? ` (did you mean ${close.map((c) => JSON.stringify(c)).join(' or ')}?)` : '';
+  return allowed.length > 0 && !list ? ` (allowed: ${allowed.join(', ')})` : list;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const step of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[step];
+  }
+  return node;
+}
+
+/** `['rules', 2, 'retain']` -> `rules[2].retain`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, step) => {
+    if (typeof step === 'number') return `${out}[${step}]`;
+    return out ? `${out}.${String(step)}` : String(step);
+  }, '');
+}

@@ -1,0 +1,15 @@
+/** The one BullMQ queue: sweeps and their batches share it, so any worker can take either. */
+export const QUEUE_NAME = 'sweeps';
+
+export const JOB_SWEEP = 'sweep';
+export const JOB_BATCH = 'batch';
+
+/** The job scheduler that sweeps a rule on its schedule. */
+export function schedulerId(ruleId: string): string {
+  return `rule-${ruleId}`;
+}
+
+/** Batch job ids are derived from the sweep and index, so enqueueing twice adds nothing. */
+export function batchJobId(sweepId: string, idx: number): string {
+  return `b-${sweepId}-${idx}`;
+}

@@ -1,0 +1,59 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { ident } from '../stores/postgres/sql.js';
+import { connectionError, type Database } from '../stores/postgres/connect.js';
+
+/** The state database and the schema our tables live in. */
+export interface StateDb {
+  db: Database;
+  schema: string;
+  /** `"retention"."audit_log"` etc., quoted. */
+  table(name: 'sweeps' | 'batches' | 'audit_log' | 'migrations'): string;
+}
+
+export function stateDb(db: Database, schema: string): StateDb {
+  return { db, schema, table: (name) => `${ident(schema)}.${ident(name)}` };
+}
+
+const MIGRATIONS_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'migrations');
+
+/**
+ * Applies the numbered SQL files in migrations/ that have not been applied, each in its
+ * own transaction, under an advisory lock so two processes starting at once do not race.
+ */
+export async function migrate(state: StateDb): Promise<void> {
+  let client: pg.PoolClient;
+  try {
+    client = await state.db.pool.connect();
+  } catch (error) {
+    throw connectionError(state.db, error);
+  }
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`retention-migrate:${state.schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(state.schema)}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${state.table('migrations')} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${state.table('migrations')}`);
+    const applied = new Set(rows.map((r) => r.version));
+    for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{6}_.*\.sql$/.test(f)).sort()) {
+      const version = Number(file.slice(0, 6));
+      if (applied.has(version)) continue;
+      const sql = readFileSync(join(MIGRATIONS_DIR, file), 'utf8').replaceAll(':schema', ident(state.schema));
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query(`INSERT INTO ${state.table('migrations')} (version, name) VALUES ($1, $2)`, [version, file]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed`, { cause: error });
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`retention-migrate:${state.schema}`]).catch(() => undefined);
+    client.release();
+  }
+}

@@ -1,0 +1,35 @@
+import pg from 'pg';
+
+/** A SQL statement as text plus bind values; built by pure functions, run by a store. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** Quotes one identifier (`"login_logs"`); config names never reach SQL unquoted. */
+export function ident(name: string): string {
+  return pg.escapeIdentifier(name);
+}
+
+/** Quotes a possibly schema-qualified name: `audit.login_logs` -> `"audit"."login_logs"`. */
+export function qualified(table: TableName): string {
+  return table.schema === null ? ident(table.name) : `${ident(table.schema)}.${ident(table.name)}`;
+}
+
+export interface TableName {
+  schema: string | null;
+  name: string;
+}
+
+/**
+ * Collects bind values while a statement is built, handing out `$1`, `$2`, ... so that no
+ * value from config or from a job payload is ever spliced into SQL text.
+ */
+export class Params {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}

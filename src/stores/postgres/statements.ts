@@ -1,0 +1,127 @@
+import type { AnonymizeContext, ColumnInfo } from '../../anonymize/strategy.js';
+import { getStrategy } from '../../anonymize/registry.js';
+import type { AnchorRange } from '../../policy/expiry.js';
+import type { Rule, WhereFilter } from '../../policy/rule.js';
+import type { KeyRange } from '../store.js';
+import type { TableInfo } from './catalog.js';
+import { ident, Params, qualified, type Statement } from './sql.js';
+
+/**
+ * Pure builders for every statement a PostgreSQL sweep runs. Identifiers are quoted,
+ * values are bind parameters; the same predicate is used to count, to preview and to
+ * change, so what `plan` shows is what `run` does. The predicate sits inside the DELETE or
+ * UPDATE itself, so a row whose anchor or filter columns changed since planning is left.
+ */
+
+/** Rows the rule would change: for `plan`. */
+export function countStatement(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], context: AnonymizeContext): Statement {
+  const params = new Params();
+  const where = rulePredicate(rule, table, ranges, params, context);
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
+}
+
+/** One batch: DELETE, UPDATE (anonymize) or, for a dry run, SELECT count(*). */
+export function batchStatement(
+  rule: Rule,
+  table: TableInfo,
+  ranges: readonly AnchorRange[],
+  keyRange: KeyRange,
+  dryRun: boolean,
+  context: AnonymizeContext,
+): Statement {
+  const params = new Params();
+  const target = qualified(rule.table);
+  // SET values are built first only to keep $n numbering in text order; order is irrelevant to PG.
+  const assignments =
+    rule.action === 'anonymize' && !dryRun
+      ? rule.anonymize
+          .map(({ column, strategy }) => `${ident(column)} = ${getStrategy(strategy).assign(columnRef(table, column), params, context)}`)
+          .join(', ')
+      : '';
+  const where = [keyPredicate(rule.key, keyRange, params), rulePredicate(rule, table, ranges, params, context)]
+    .filter(Boolean)
+    .join(' AND ');
+  if (dryRun) return { text: `SELECT count(*)::bigint AS n FROM ${target} WHERE ${where}`, values: params.values };
+  if (rule.action === 'delete') return { text: `DELETE FROM ${target} WHERE ${where}`, values: params.values };
+  return { text: `UPDATE ${target} SET ${assignments} WHERE ${where}`, values: params.values };
+}
+
+/**
+ * The key that closes a batch of `size` rows after `after`: the size-th key in order, or
+ * no row when fewer remain. Walks the unique index only.
+ */
+export function boundaryStatement(rule: Rule, after: string | null, size: number): Statement {
+  const params = new Params();
+  const key = ident(rule.key);
+  const from = after === null ? '' : `WHERE ${key} > ${params.add(after)}`;
+  return {
+    text: `SELECT ${key}::text AS k FROM ${qualified(rule.table)} ${from} ORDER BY ${key} OFFSET ${params.add(size - 1)} LIMIT 1`,
+    values: params.values,
+  };
+}
+
+function keyPredicate(key: string, range: KeyRange, params: Params): string {
+  const parts: string[] = [];
+  if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
+  if (range.upTo !== null) parts.push(`${ident(key)} <= ${params.add(range.upTo)}`);
+  return parts.join(' AND ');
+}
+
+/** Expired, matching the rule's filters, and (for anonymize) not yet anonymized. */
+export function rulePredicate(
+  rule: Rule,
+  table: TableInfo,
+  ranges: readonly AnchorRange[],
+  params: Params,
+  context: AnonymizeContext,
+): string {
+  const parts = [expiredPredicate(rule, table, ranges, params), ...rule.where.map((f) => filterPredicate(f, params))];
+  if (rule.action === 'anonymize') {
+    const pending = rule.anonymize.map(({ column, strategy }) =>
+      getStrategy(strategy).pending(columnRef(table, column), params, context),
+    );
+    parts.push(`(${pending.join(' OR ')})`);
+  }
+  return parts.join(' AND ');
+}
+
+/**
+ * The anchor lies in one of the expired ranges. A NULL anchor compares as unknown, so it
+ * never expires. `timestamp` and `date` columns hold wall-clock times and are read in the
+ * rule's time zone.
+ */
+function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], params: Params): string {
+  if (ranges.length === 0) return 'false';
+  const column = ident(rule.anchor);
+  const type = table.columns.get(rule.anchor)?.baseType;
+  const anchor =
+    type === 'timestamptz'
+      ? column
+      : `(${type === 'date' ? `${column}::timestamp` : column} AT TIME ZONE ${params.add(rule.timezone)}::text)`;
+  const instant = (ms: number) => `${params.add(new Date(ms).toISOString())}::timestamptz`;
+  const alternatives = ranges.map((r) =>
+    r.from === null ? `${anchor} <= ${instant(r.to)}` : `(${anchor} >= ${instant(r.from)} AND ${anchor} <= ${instant(r.to)})`,
+  );
+  return alternatives.length === 1 ? alternatives[0]! : `(${alternatives.join(' OR ')})`;
+}
+
+function filterPredicate(filter: WhereFilter, params: Params): string {
+  const column = ident(filter.column);
+  switch (filter.op) {
+    case 'eq':
+      return `${column} = ${params.add(filter.value)}`;
+    case 'not-eq':
+      // IS DISTINCT FROM: a NULL is "not the value" too, as a reader of the YAML expects.
+      return `${column} IS DISTINCT FROM ${params.add(filter.value)}`;
+    case 'is-null':
+      return `${column} IS NULL`;
+    case 'not-null':
+      return `${column} IS NOT NULL`;
+  }
+}
+
+function columnRef(table: TableInfo, column: string): { sql: string; info: ColumnInfo } {
+  const info = table.columns.get(column);
+  if (!info) throw new Error(`column ${column} is not in ${table.resolvedName}`);
+  return { sql: ident(column), info };
+}

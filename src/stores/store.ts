@@ -1,0 +1,54 @@
+import type pg from 'pg';
+import type { ConfigProblem } from '../errors.js';
+import type { AnchorRange } from '../policy/expiry.js';
+import type { Rule } from '../policy/rule.js';
+import type { AnonymizeContext } from '../anonymize/strategy.js';
+import type { Database } from './postgres/connect.js';
+
+/** One batch's slice of the key space: `after < key <= upTo`; null is open-ended. */
+export interface KeyRange {
+  after: string | null;
+  upTo: string | null;
+}
+
+/** Everything a store needs to change one batch. */
+export interface BatchSpec {
+  rule: Rule;
+  ranges: readonly AnchorRange[];
+  keyRange: KeyRange;
+  dryRun: boolean;
+  context: AnonymizeContext;
+}
+
+/**
+ * Work the executor runs inside the store's own transaction when the store lives in the
+ * state database, so the checkpoint and audit entry commit atomically with the change.
+ */
+export interface TransactionHooks {
+  /** Before the change; return false to skip it (the batch is already done). */
+  before(client: pg.ClientBase): Promise<boolean>;
+  /** After the change, with the number of rows changed (or counted, in a dry run). */
+  after(client: pg.ClientBase, rows: number): Promise<void>;
+}
+
+/**
+ * A data store a rule can sweep. Narrow on purpose: adding a store kind is one file that
+ * implements this plus one line in registry.ts. Stores own their connections; nothing
+ * above them touches a client, except through `TransactionHooks`.
+ */
+export interface Store {
+  readonly name: string;
+  readonly kind: string;
+  /** Connects once; throws a UserError naming the URL and where it came from. */
+  ping(): Promise<void>;
+  /** What is wrong with the rule against the live store; `path` prefixes each problem. */
+  inspect(rule: Rule, path: string, context: AnonymizeContext): Promise<ConfigProblem[]>;
+  /** How many rows the rule would change now, for `plan`. Changes nothing. */
+  count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number>;
+  /** Key ranges of about `rule.batchSize` rows each, covering the whole key space. */
+  partition(rule: Rule): Promise<KeyRange[]>;
+  /** Deletes or anonymizes (or, dry, counts) one batch; returns the row count. */
+  apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<number>;
+  /** True when `apply` can run `hooks` in the same transaction as the state database. */
+  sharesTransactionsWith(state: Database): boolean;
+}
