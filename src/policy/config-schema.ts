@@ -37,7 +37,10 @@ export const ruleSchema = z.strictObject({
   id: z.string({ error: 'id is required' }).regex(SLUG, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid rule id (lowercase letters, digits and -, at most 63)` }),
   source: z.string().optional(),
   store: z.string({ error: 'store is required: the name of an entry under stores' }),
-  table: tableName,
+  /** PostgreSQL stores: the table to sweep. */
+  table: tableName.optional(),
+  /** Redis stores: the SCAN MATCH pattern of the keys to sweep, e.g. "session:*". */
+  keys: z.string().min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' }).optional(),
   key: identifier('key column').default('id'),
   anchor: identifier('anchor column'),
   retain: isoDuration('P6M'),
@@ -61,9 +64,14 @@ const postgresStore = z.strictObject({
   url: z.string({ error: 'url is required' }).regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
 });
 
-export const STORE_KINDS = ['postgres'] as const;
+const redisStore = z.strictObject({
+  kind: z.literal('redis'),
+  url: z.string({ error: 'url is required' }).regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
+});
 
-const store = z.discriminatedUnion('kind', [postgresStore], {
+export const STORE_KINDS = ['postgres', 'redis'] as const;
+
+const store = z.discriminatedUnion('kind', [postgresStore, redisStore], {
   error: (issue) =>
     issue.code === 'invalid_union' ? `kind must be one of: ${STORE_KINDS.join(', ')}` : undefined,
 });

@@ -5,8 +5,13 @@ export interface PostgresStoreConfig {
   url: string;
 }
 
+export interface RedisStoreConfig {
+  kind: 'redis';
+  url: string;
+}
+
 /** Stores by kind; a new kind adds a member here and a file under src/stores/. */
-export type StoreConfig = PostgresStoreConfig;
+export type StoreConfig = PostgresStoreConfig | RedisStoreConfig;
 
 /** A loaded, validated config. Built by `loadConfig`, read-only afterwards. */
 export interface Config {

@@ -101,6 +101,16 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     const known = Object.keys(config.stores);
     problem('store', `${JSON.stringify(raw.store)} is not a store (defined: ${known.length ? known.join(', ') : 'none'})`);
   }
+  const kind = config.stores[raw.store]?.kind;
+  if (kind === 'redis') {
+    if (raw.keys === undefined) problem('keys', 'a rule on a redis store needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"');
+    if (raw.table !== undefined) problem('table', 'a rule on a redis store sweeps keys, not a table: use keys');
+    if (raw.action !== 'delete') problem('action', 'a rule on a redis store can only delete keys');
+    if (raw.where !== undefined) problem('where', 'filters apply to PostgreSQL tables only');
+  } else {
+    if (raw.table === undefined) problem('table', 'is required: the table to sweep (name or schema.name)');
+    if (raw.keys !== undefined) problem('keys', 'keys is for redis stores; this rule sweeps a table');
+  }
   const anonymize = Object.entries(raw.anonymize ?? {}).map(([column, strategy]) => ({ column, strategy }));
   const key = raw.key;
   if (raw.action === 'anonymize' && anonymize.length === 0) {
@@ -117,7 +127,8 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     id: raw.id,
     source: raw.source ?? null,
     store: raw.store,
-    table: splitTable(raw.table),
+    table: raw.table === undefined ? { schema: null, name: raw.keys ?? '' } : splitTable(raw.table),
+    keys: raw.keys ?? null,
     key,
     anchor: raw.anchor,
     retain: raw.retain,

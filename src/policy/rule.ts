@@ -24,10 +24,13 @@ export interface Rule {
   /** Where the promise comes from, cited in every audit entry. */
   source: string | null;
   store: string;
+  /** PostgreSQL: the table swept. For a Redis rule, `{ schema: null, name: keys }`, for messages only. */
   table: TableName;
+  /** Redis: SCAN MATCH pattern of the keys swept; null for PostgreSQL rules. */
+  keys: string | null;
   /** Primary key column; sweeps are chunked by ranges of it. */
   key: string;
-  /** Timestamp column the retention period runs from. */
+  /** Timestamp column the retention period runs from (Redis: hash field holding epoch milliseconds). */
   anchor: string;
   /** ISO-8601 duration. */
   retain: string;

@@ -28,7 +28,7 @@ export class Databases {
 type StoreFactory = (name: string, config: StoreConfig, origin: string, databases: Databases) => Store;
 
 /** Store kinds by name. A new kind is one file under stores/ and one line here. */
-const FACTORIES: Record<StoreConfig['kind'], StoreFactory> = {
+const FACTORIES: Partial<Record<StoreConfig['kind'], StoreFactory>> = {
   postgres: (name, config, origin, databases) => new PostgresStore(name, databases.get(config.url, origin)),
 };
 

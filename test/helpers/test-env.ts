@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { onTestFailed } from 'vitest';
+import type { Config } from '../../src/policy/config.js';
+import { parseConfig } from '../../src/policy/load-config.js';
+import { connectRuntime, openRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { runSweeps, type RuleRunResult } from '../../src/queue/run-sweeps.js';
+import type { Rule } from '../../src/policy/rule.js';
+
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** 32 bytes: the minimum `hmac` accepts. */
+export const TEST_HMAC_KEY = 'test-hmac-key-0123456789abcdef-0123456789';
+
+/**
+ * One test's private world on the real services: a data schema, a state schema and a
+ * BullMQ prefix of its own, so tests run in any order and in parallel. Everything is
+ * dropped afterwards, except when the test failed: then the schemas stay for debugging
+ * and their names are printed.
+ */
+export interface TestEnv {
+  id: string;
+  /** Schema for the test's application tables. */
+  schema: string;
+  stateSchema: string;
+  prefix: string;
+  /** Admin pool on the test database. */
+  pool: pg.Pool;
+  sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  /**
+   * A validated config for this env: `rules` as they would be written in YAML (table names
+   * unqualified are put in the test schema). `extra` merges into the top level.
+   */
+  config(rules: Record<string, unknown>[], extra?: Record<string, unknown>): Config;
+  /** The YAML text `config` would parse, for CLI tests that need a file. */
+  configYaml(rules: Record<string, unknown>[], extra?: Record<string, unknown>): string;
+  /** A connected runtime (state schema migrated), closed at cleanup. */
+  runtime(config: Config): Promise<Runtime>;
+  /** A Redis connection, closed at cleanup. */
+  redis(): Redis;
+  /** `retention run` for these rules, in-process; returns each rule's finished sweep. */
+  run(config: Config, options?: { ruleIds?: string[]; dryRun?: boolean; concurrency?: number }): Promise<RuleRunResult[]>;
+  cleanup(): Promise<void>;
+}
+
+export async function createTestEnv(): Promise<TestEnv> {
+  const id = randomBytes(5).toString('hex');
+  const schema = `t_${id}`;
+  const stateSchema = `t_${id}_state`;
+  const prefix = `t_${id}`;
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+  await pool.query(`CREATE SCHEMA ${schema}`);
+  const runtimes: Runtime[] = [];
+  const redises: Redis[] = [];
+  let failed = false;
+  try {
+    onTestFailed(() => {
+      failed = true;
+    });
+  } catch {
+    // outside a test (beforeAll): nothing to hook
+  }
+
+  const configYaml = (rules: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
+    stringify({
+      timezone: 'UTC',
+      redis: REDIS_URL,
+      state: DATABASE_URL,
+      stateSchema,
+      queuePrefix: prefix,
+      stores: { app: { kind: 'postgres', url: DATABASE_URL } },
+      ...extra,
+      rules: rules.map((r) => ({
+        store: 'app',
+        ...r,
+        table: typeof r.table === 'string' && !r.table.includes('.') ? `${schema}.${r.table}` : r.table,
+      })),
+    });
+
+  const env: TestEnv = {
+    id,
+    schema,
+    stateSchema,
+    prefix,
+    pool,
+    async sql(text, values) {
+      return (await pool.query(text, values)).rows;
+    },
+    configYaml,
+    config: (rules, extra) => parseConfig(configYaml(rules, extra), `test-${id}.yaml`, { RETENTION_HMAC_KEY: TEST_HMAC_KEY }),
+    async runtime(config) {
+      const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
+      runtimes.push(runtime);
+      await connectRuntime(runtime);
+      return runtime;
+    },
+    redis() {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      redises.push(redis);
+      return redis;
+    },
+    async run(config, options = {}) {
+      const runtime = await env.runtime(config);
+      const rules: Rule[] = options.ruleIds ? config.rules.filter((r) => options.ruleIds!.includes(r.id)) : config.rules;
+      return runSweeps(runtime, rules, {
+        connection: env.redis(),
+        dryRun: options.dryRun ?? false,
+        actor: 'test',
+        concurrency: options.concurrency ?? 2,
+      });
+    },
+    async cleanup() {
+      await Promise.all(runtimes.map((r) => r.close()));
+      const redis = new Redis(REDIS_URL);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          if (keys.length > 0) await redis.unlink(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+        redises.forEach((r) => r.disconnect());
+      }
+      if (failed) {
+        console.error(`test failed: kept schemas ${schema} and ${stateSchema} in ${DATABASE_URL} for debugging`);
+      } else {
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
+      }
+      await pool.end();
+    },
+  };
+  return env;
+}
