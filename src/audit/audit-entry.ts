@@ -3,8 +3,11 @@
  * what was done to which table under which rule, but no personal data.
  */
 export interface AuditEntry {
-  /** `batch`: rows changed (or counted, in a dry run); `sweep-finished`: the total. */
-  event: 'batch' | 'sweep-finished';
+  /**
+   * `batch`: rows changed (or counted, in a dry run); `sweep-finished`: the total;
+   * `blocked`: a sweep over its limits stopped before touching anything (rows = would change).
+   */
+  event: 'batch' | 'sweep-finished' | 'blocked';
   ruleId: string;
   ruleSource: string | null;
   configHash: string;
@@ -23,6 +26,10 @@ export interface AuditEntry {
   batch?: number;
   actor: string;
   trigger: string;
+  /** `blocked`: why, how big the table is, and the token that would confirm it. */
+  blocked?: { total: number; reason: string; confirmToken: string };
+  /** The confirmation a sweep over its limits ran with. */
+  confirmToken?: string;
 }
 
 /** An entry as stored: with its place in the chain. */

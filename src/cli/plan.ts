@@ -2,8 +2,12 @@ import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { UserError } from '../errors.js';
 import type { AnchorRange } from '../policy/expiry.js';
+import type { Config } from '../policy/config.js';
+import type { Rule } from '../policy/rule.js';
+import { loadConfig } from '../policy/load-config.js';
+import { confirmToken, exceedsLimits } from '../planner/blast-radius.js';
 import { planSweep } from '../planner/plan-sweep.js';
-import { openRuntime } from '../runtime/runtime.js';
+import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { formatTable } from './format-table.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, selectRules, type ConfigOption } from './load-runtime.js';
@@ -12,6 +16,17 @@ interface PlanOptions extends ConfigOption {
   rule?: string;
   now?: string;
   json?: boolean;
+  diff?: string;
+}
+
+interface RulePlan {
+  rule: Rule;
+  affected: number;
+  ranges: AnchorRange[];
+  /** Set when a sweep now would be blocked by the rule's limits. */
+  blocked: { reason: string; confirm: string } | null;
+  /** With --diff: how the old config's rule of the same id compares. */
+  change?: { status: 'new' | 'changed' | 'unchanged'; before: number | null; newly: number; noLonger: number };
 }
 
 export function registerPlan(program: Command): void {
@@ -21,40 +36,103 @@ export function registerPlan(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
     .option('--rule <id>', 'only this rule')
     .option('--now <iso>', 'judge expiry at this instant instead of the state database clock, e.g. 2027-01-01T00:00:00Z')
+    .option('--diff <old.yaml>', 'compare with an older config: rows each rule would newly affect, and no longer affect')
     .option('--json', 'print JSON: {"now": ..., "rules": [{"id", "action", "affected"}]}')
     .action(async (options: PlanOptions) => {
       const config = readConfig(options);
       const rules = selectRules(config, options.rule);
+      const previous = options.diff === undefined ? null : loadConfig(options.diff);
       const runtime = openRuntime(config);
       try {
         const problems = await inspectLive(runtime, rules, { redis: false });
         if (problems.length > 0) throw configProblemsError(config, problems);
         const now = options.now === undefined ? await databaseNow(runtime) : parseNow(options.now);
         const cache = new Map<string, AnchorRange[]>();
-        const results = [];
+        const plans: RulePlan[] = [];
         for (const rule of rules) {
           const plan = planSweep(rule, now, cache);
-          const affected = await runtime.storeFor(rule).count(rule, plan.ranges, runtime.contextFor(rule));
-          results.push({ rule, affected, dueBefore: latestExpired(plan.ranges) });
+          const store = runtime.storeFor(rule);
+          const affected = await store.count(rule, plan.ranges, runtime.contextFor(rule));
+          const result: RulePlan = { rule, affected, ranges: plan.ranges, blocked: await blockedBy(runtime, config, rule, affected) };
+          if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
+          plans.push(result);
         }
         if (options.json) {
-          console.log(JSON.stringify({ now: now.toISOString(), rules: results.map((r) => ({ id: r.rule.id, action: r.rule.action, affected: r.affected })) }));
+          console.log(JSON.stringify({ now: now.toISOString(), rules: plans.map(toJson), ...(previous ? { removed: removedRules(previous, config) } : {}) }));
           return;
         }
         console.log(`now: ${now.toISOString()}${options.now === undefined ? ' (state database clock)' : ' (--now)'}\n`);
         console.log(
           formatTable(
-            ['rule', 'action', 'table', 'retain', 'anchors up to', 'affected'],
-            results.map((r) => [r.rule.id, r.rule.action, r.rule.table.schema ? `${r.rule.table.schema}.${r.rule.table.name}` : r.rule.table.name, r.rule.retain, r.dueBefore, r.affected]),
+            ['rule', 'action', 'table', 'retain', 'anchors up to', 'affected', 'limits', ...(previous ? ['vs old', 'newly', 'no longer'] : [])],
+            plans.map((p) => [
+              p.rule.id,
+              p.rule.action,
+              p.rule.keys ?? (p.rule.table.schema ? `${p.rule.table.schema}.${p.rule.table.name}` : p.rule.table.name),
+              p.rule.retain,
+              latestExpired(p.ranges),
+              p.affected,
+              p.blocked ? 'BLOCKED' : 'ok',
+              ...(p.change ? [p.change.status, p.change.newly, p.change.noLonger] : []),
+            ]),
           ),
         );
+        if (previous) {
+          for (const id of removedRules(previous, config)) console.log(`rule ${id} is in ${previous.file} but not in ${config.file}: it would stop sweeping`);
+        }
+        for (const p of plans.filter((x) => x.blocked)) {
+          console.log(`\n${p.rule.id}: a sweep now ${p.blocked!.reason}; it would stop before touching anything.`);
+          console.log(`  If this is intended: retention run --rule ${p.rule.id} --confirm ${p.blocked!.confirm}`);
+        }
       } finally {
         await runtime.close();
       }
     });
 }
 
-async function databaseNow(runtime: ReturnType<typeof openRuntime>): Promise<Date> {
+function toJson(p: RulePlan) {
+  return {
+    id: p.rule.id,
+    action: p.rule.action,
+    affected: p.affected,
+    ...(p.blocked ? { blocked: p.blocked } : {}),
+    ...(p.change ? { diff: p.change } : {}),
+  };
+}
+
+/** Whether a sweep now would be stopped by the rule's limits, and the token that confirms it. */
+async function blockedBy(runtime: Runtime, config: Config, rule: Rule, affected: number): Promise<RulePlan['blocked']> {
+  if (rule.limits.maxRowsPerRun === null && rule.limits.maxFraction >= 1) return null;
+  const reason = exceedsLimits(rule.limits, affected, await runtime.storeFor(rule).total(rule));
+  return reason === null ? null : { reason, confirm: confirmToken(rule.id, config.hash, affected) };
+}
+
+/**
+ * What a config change does to one rule: rows the new rule would change that the old one
+ * would not ("newly"), and the reverse. Both judged at the same `now`, over the same table.
+ */
+async function compare(runtime: Runtime, previous: Config, rule: Rule, ranges: AnchorRange[], affected: number, now: Date): Promise<RulePlan['change']> {
+  const old = previous.rules.find((r) => r.id === rule.id);
+  if (!old) return { status: 'new', before: null, newly: affected, noLonger: 0 };
+  const store = runtime.storeFor(rule);
+  const sameTarget = old.store === rule.store && old.keys === rule.keys && old.table.schema === rule.table.schema && old.table.name === rule.table.name;
+  const oldProblems = sameTarget ? await store.inspect(old, `${previous.file}: rule ${old.id}`, runtime.contextFor(old)) : [];
+  if (!sameTarget || oldProblems.length > 0 || !store.countChange) {
+    // Different table (or the old rule no longer fits it): everything it would change is new.
+    return { status: 'changed', before: null, newly: affected, noLonger: 0 };
+  }
+  const oldRanges = planSweep(old, now).ranges;
+  const { newly, noLonger } = await store.countChange(rule, ranges, { rule: old, ranges: oldRanges }, runtime.contextFor(rule));
+  const before = await store.count(old, oldRanges, runtime.contextFor(old));
+  const same = JSON.stringify({ ...old, source: null, schedule: null }) === JSON.stringify({ ...rule, source: null, schedule: null });
+  return { status: same ? 'unchanged' : 'changed', before, newly, noLonger };
+}
+
+function removedRules(previous: Config, config: Config): string[] {
+  return previous.rules.filter((r) => !config.rules.some((n) => n.id === r.id)).map((r) => r.id);
+}
+
+async function databaseNow(runtime: Runtime): Promise<Date> {
   const { rows } = await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now');
   return rows[0]!.now;
 }

@@ -15,7 +15,11 @@ interface RunOptions extends ConfigOption {
   dryRun?: boolean;
   json?: boolean;
   actor?: string;
+  confirm?: string;
 }
+
+/** Exit code of a run in which a sweep was blocked by its limits (nothing was touched). */
+export const EXIT_BLOCKED = 3;
 
 export function registerRun(program: Command): void {
   program
@@ -27,9 +31,11 @@ export function registerRun(program: Command): void {
     .option('--dry-run', 'count what each batch would change, change nothing (still audited, as a dry run)')
     .option('--json', 'print JSON: {"now": ..., "rules": [{"id", "action", "affected"}]}')
     .option('--actor <name>', 'who to record in the audit log (default: admin:<OS user>)')
+    .option('--confirm <token>', 'allow a sweep over the rule\'s limits, as `plan` or a blocked run printed it (needs --rule)')
     .action(async (options: RunOptions) => {
       if (!options.rule && !options.all) throw new UserError('say which rules to sweep: --rule ID or --all');
       if (options.rule && options.all) throw new UserError('--rule and --all cannot be combined');
+      if (options.confirm && !options.rule) throw new UserError('--confirm confirms one rule\'s sweep: give it with --rule ID');
       const config = readConfig(options);
       const rules = selectRules(config, options.rule);
       const runtime = openRuntime(config);
@@ -59,6 +65,7 @@ export function registerRun(program: Command): void {
             actor: adminActor(options.actor),
             concurrency: config.worker.concurrency,
             signal: stop.signal,
+            ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
             onProgress: (done, total) => {
               bar?.setTotal(Math.max(total, 1));
               bar?.update(done);
@@ -68,16 +75,32 @@ export function registerRun(program: Command): void {
           bar?.stop();
         }
         const now = results[0]?.sweep.now ?? new Date();
+        const blocked = results.filter((r) => r.blocked);
         if (options.json) {
-          console.log(JSON.stringify({ now: now.toISOString(), dryRun: options.dryRun ?? false, rules: results.map((r) => ({ id: r.rule.id, action: r.rule.action, affected: r.sweep.rowsAffected })) }));
-          return;
+          console.log(
+            JSON.stringify({
+              now: now.toISOString(),
+              dryRun: options.dryRun ?? false,
+              rules: results.map((r) => ({ id: r.rule.id, action: r.rule.action, affected: r.sweep.rowsAffected, ...(r.blocked ? { blocked: r.blocked } : {}) })),
+            }),
+          );
+        } else {
+          printResults(results, options.dryRun ?? false);
         }
-        console.log(
-          formatTable(
-            ['rule', 'action', options.dryRun ? 'would affect' : 'affected', 'batches', 'sweep', 'now'],
-            results.map((r) => [r.rule.id, r.rule.action, r.sweep.rowsAffected, r.sweep.batchesTotal, r.sweep.id + (r.joined ? ' (joined)' : ''), r.sweep.now.toISOString()]),
-          ),
-        );
+        if (blocked.length > 0) {
+          throw new UserError(
+            blocked
+              .map(
+                ({ rule, blocked: b }) =>
+                  `rule ${rule.id} was blocked and nothing was touched: it ${b!.reason}.\n` +
+                  `  Check with: retention plan --rule ${rule.id}\n` +
+                  `  If this is intended: retention run --rule ${rule.id} --confirm ${b!.confirmToken}\n` +
+                  `  (or raise limits.maxFraction / limits.maxRowsPerRun for the rule in ${config.file})`,
+              )
+              .join('\n'),
+            { exitCode: EXIT_BLOCKED },
+          );
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -85,4 +108,20 @@ export function registerRun(program: Command): void {
         await runtime.close();
       }
     });
+}
+
+function printResults(results: Awaited<ReturnType<typeof runSweeps>>, dryRun: boolean): void {
+  console.log(
+    formatTable(
+      ['rule', 'action', dryRun ? 'would affect' : 'affected', 'batches', 'sweep', 'now'],
+      results.map((r) => [
+        r.rule.id,
+        r.rule.action,
+        r.blocked ? 'blocked' : r.sweep.rowsAffected,
+        r.sweep.batchesTotal,
+        r.sweep.id + (r.joined ? ' (joined)' : ''),
+        r.sweep.now.toISOString(),
+      ]),
+    ),
+  );
 }

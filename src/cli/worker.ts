@@ -5,9 +5,13 @@ import { createRedis, probeRedis } from '../queue/redis-connection.js';
 import { startWorker } from '../queue/start-worker.js';
 import { openQueue } from '../queue/sweep-queue.js';
 import { syncSchedulers } from '../queue/sync-schedulers.js';
+import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
 import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
+
+/** How often a worker re-queues unfinished batches that Redis may have lost. */
+const RECONCILE_EVERY_MS = 30_000;
 
 interface WorkerOptions extends ConfigOption {
   concurrency?: string;
@@ -40,11 +44,18 @@ export function registerWorker(program: Command): void {
       connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error; reconnecting'));
       const queue = openQueue(connection, config.queuePrefix);
       const schedulers = await syncSchedulers(queue, config);
-      // Redis may restart and lose its keys (it keeps none on disk in many setups): put
-      // the schedulers back whenever the connection is ready again.
-      connection.on('ready', () => {
-        syncSchedulers(queue, config).catch((error) => log.error({ err: (error as Error).message }, 'could not restore job schedulers'));
-      });
+      // Redis may restart and lose its keys (it keeps none on disk in many setups): put the
+      // schedulers and the unfinished batches back whenever the connection is ready again,
+      // and periodically, since a restart can also go unnoticed between two commands.
+      const restore = (why: string) => {
+        syncSchedulers(queue, config)
+          .then(() => reconcileSweeps(runtime, queue))
+          .then((resumed) => resumed > 0 && log.info({ why, sweeps: resumed }, 're-queued unfinished batches'))
+          .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
+      };
+      connection.on('ready', () => restore('redis reconnected'));
+      const reconcileTimer = setInterval(() => restore('periodic'), RECONCILE_EVERY_MS);
+      restore('startup');
       const concurrency = options.concurrency ? Number(options.concurrency) : config.worker.concurrency;
       const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
       worker.on('completed', (job, result) => log.info({ job: job.name, id: job.id, result }, 'job done'));
@@ -60,6 +71,7 @@ export function registerWorker(program: Command): void {
         process.once('SIGINT', () => shutdown('SIGINT'));
       });
       // close() waits for the jobs in flight; each batch either commits whole or rolls back.
+      clearInterval(reconcileTimer);
       await worker.close();
       await queue.close();
       connection.disconnect();

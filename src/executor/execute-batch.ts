@@ -1,11 +1,10 @@
 import type pg from 'pg';
-import type { AuditEntry } from '../audit/audit-entry.js';
 import { appendAudit } from '../audit/append-audit.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { completeBatch, findSweep, lockBatch, readBatch, type SweepRecord } from '../state/sweeps.js';
+import { completeBatch, findSweep, lockBatch, readBatch } from '../state/sweeps.js';
+import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { withTransaction } from '../stores/postgres/connect.js';
-import type { KeyRange } from '../stores/store.js';
 
 export interface BatchOutcome {
   rows: number;
@@ -43,8 +42,8 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   const record = async (client: pg.ClientBase, rows: number) => {
     const finished = await completeBatch(client, state, sweepId, idx, rows);
     // The audit lock is held until commit, so it is taken last.
-    await appendAudit(client, state, auditEntry(sweep, store.name, 'batch', rows, idx, spec.keyRange));
-    if (finished) await appendAudit(client, state, auditEntry(finished, store.name, 'sweep-finished', finished.rowsAffected));
+    await appendAudit(client, state, sweepAuditEntry(sweep, store.name, 'batch', rows, { idx, keyRange: spec.keyRange }));
+    if (finished) await appendAudit(client, state, sweepAuditEntry(finished, store.name, 'sweep-finished', finished.rowsAffected));
   };
 
   let skipped = false;
@@ -64,32 +63,4 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     if (!skipped) await record(client, rows);
   });
   return { rows, skipped };
-}
-
-function auditEntry(
-  sweep: SweepRecord,
-  store: string,
-  event: AuditEntry['event'],
-  rows: number,
-  batch?: number,
-  keyRange?: KeyRange,
-): AuditEntry {
-  const { rule } = sweep;
-  return {
-    event,
-    ruleId: rule.id,
-    ruleSource: rule.source,
-    configHash: sweep.configHash,
-    sweepId: sweep.id,
-    store,
-    table: rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name,
-    action: rule.action,
-    dryRun: sweep.dryRun,
-    now: sweep.now.toISOString(),
-    ranges: sweep.ranges,
-    rows,
-    ...(batch === undefined ? {} : { batch, keyRange }),
-    actor: sweep.actor,
-    trigger: sweep.trigger,
-  };
 }

@@ -33,6 +33,19 @@ const whereValue = z.union([scalar, z.null(), z.strictObject({ not: z.union([sca
   error: 'a filter is a value, null, {not: value} or {not: null}',
 });
 
+/**
+ * Blast-radius limits: a sweep that would change more stops before touching anything and
+ * waits for `retention run --rule ID --confirm TOKEN`.
+ */
+export const limitsSchema = z.strictObject({
+  maxRowsPerRun: z.number({ error: 'maxRowsPerRun must be a whole number' }).int().min(0).nullable().optional(),
+  maxFraction: z
+    .number({ error: 'maxFraction must be a number between 0 and 1, e.g. 0.2 for 20% of the table' })
+    .gt(0, { error: 'maxFraction must be above 0 (0 would block every sweep); use 1 for no fraction limit' })
+    .max(1, { error: 'maxFraction must be at most 1 (100% of the table)' })
+    .optional(),
+});
+
 export const ruleSchema = z.strictObject({
   id: z.string({ error: 'id is required' }).regex(SLUG, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid rule id (lowercase letters, digits and -, at most 63)` }),
   source: z.string().optional(),
@@ -57,6 +70,7 @@ export const ruleSchema = z.strictObject({
     )
     .optional(),
   batchSize: z.number().int().min(100).max(1_000_000).optional(),
+  limits: limitsSchema.optional(),
 });
 
 const postgresStore = z.strictObject({
@@ -84,6 +98,7 @@ export const configSchema = z.strictObject({
   queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ or -' }).default('retention'),
   stores: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), store),
   rules: z.array(ruleSchema),
+  limits: limitsSchema.optional(),
   worker: z
     .strictObject({ concurrency: z.number().int().min(1).max(64).default(2) })
     .default({ concurrency: 2 }),

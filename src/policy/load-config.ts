@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { configSchema, ruleSchema, type RawConfig, type RawRule } from './config-schema.js';
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
-import type { Rule, Schedule, WhereFilter } from './rule.js';
+import type { Limits, Rule, Schedule, WhereFilter } from './rule.js';
 import cronParser from 'cron-parser';
 
 /** Rows per batch when a rule does not say: one statement well under a second. */
@@ -17,6 +17,12 @@ export const DEFAULT_BATCH_SIZE = 20_000;
 export const DEFAULT_SCHEDULE = 'PT1H';
 /** Sweeping more often than this buys nothing and loads the database. */
 const MIN_SCHEDULE_MS = 60_000;
+
+/**
+ * Default blast radius: a sweep may change at most 20% of a table without confirmation
+ * (a first sweep over years of backlog is exactly what a person should look at once).
+ */
+export const DEFAULT_LIMITS: Limits = { maxRowsPerRun: null, maxFraction: 0.2 };
 
 export const DEFAULT_CONFIG_PATH = 'config/retention.yaml';
 
@@ -139,6 +145,10 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     anonymize,
     batchSize: raw.batchSize ?? DEFAULT_BATCH_SIZE,
     timezone: config.timezone,
+    limits: {
+      maxRowsPerRun: raw.limits?.maxRowsPerRun !== undefined ? raw.limits.maxRowsPerRun : (config.limits?.maxRowsPerRun ?? DEFAULT_LIMITS.maxRowsPerRun),
+      maxFraction: raw.limits?.maxFraction ?? config.limits?.maxFraction ?? DEFAULT_LIMITS.maxFraction,
+    },
   };
 }
 

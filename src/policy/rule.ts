@@ -45,4 +45,13 @@ export interface Rule {
   batchSize: number;
   /** IANA zone for calendar arithmetic. */
   timezone: string;
+  limits: Limits;
+}
+
+/** How much one sweep may change before it needs a confirmation. */
+export interface Limits {
+  /** Rows; null = no row limit. */
+  maxRowsPerRun: number | null;
+  /** Fraction of the table's rows, 0 < f <= 1. */
+  maxFraction: number;
 }

@@ -10,6 +10,8 @@ export interface SweepJobData {
   actor: string;
   trigger: 'schedule' | 'manual';
   dryRun: boolean;
+  /** `--confirm TOKEN`: allows a sweep over the rule's limits up to the confirmed count. */
+  confirm?: string;
 }
 
 export interface BatchJobData {
@@ -22,4 +24,14 @@ export interface SweepJobResult {
   sweepId: string;
   joined: boolean;
   batches: number;
+  /** Set when the sweep stopped before touching anything because it exceeds its limits. */
+  blocked?: BlockedSweep;
+}
+
+export interface BlockedSweep {
+  affected: number;
+  total: number;
+  reason: string;
+  /** Pass as `--confirm` to allow this sweep (and any not bigger). */
+  confirmToken: string;
 }

@@ -4,11 +4,11 @@ import type { Redis } from 'ioredis';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { findSweep, pendingBatches, type SweepRecord } from '../state/sweeps.js';
-import type { SweepJobResult } from './job-data.js';
+import type { BlockedSweep, SweepJobData, SweepJobResult } from './job-data.js';
 import { UserError } from '../errors.js';
 import { batchJobId } from './queue-names.js';
 import { startWorker } from './start-worker.js';
-import { enqueueSweep, openQueue } from './sweep-queue.js';
+import { enqueueBatches, enqueueSweep, openQueue, type SweepQueue } from './sweep-queue.js';
 
 const POLL_MS = 200;
 const FAILURE_CHECK_EVERY = 10;
@@ -23,6 +23,8 @@ export interface RunSweepsOptions {
   onProgress?: (done: number, total: number) => void;
   /** Resolves to stop waiting early (SIGINT); in-flight batches still finish. */
   signal?: AbortSignal;
+  /** `--confirm TOKEN` for a sweep over its limits. */
+  confirm?: string;
 }
 
 export interface RuleRunResult {
@@ -30,6 +32,8 @@ export interface RuleRunResult {
   sweep: SweepRecord;
   /** True when the rule was already sweeping and this run waited for that sweep. */
   joined: boolean;
+  /** Set when the sweep exceeded its limits and touched nothing. */
+  blocked: BlockedSweep | null;
 }
 
 /**
@@ -39,6 +43,14 @@ export interface RuleRunResult {
  */
 export async function runSweeps(runtime: Runtime, rules: readonly Rule[], options: RunSweepsOptions): Promise<RuleRunResult[]> {
   const { config } = runtime;
+  const sweepData = (rule: Rule): SweepJobData => ({
+    rule,
+    configHash: config.hash,
+    actor: options.actor,
+    trigger: 'manual',
+    dryRun: options.dryRun,
+    ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
+  });
   const queue = openQueue(options.connection, config.queuePrefix);
   const worker = await startWorker(runtime, {
     connection: options.connection,
@@ -50,7 +62,7 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     const jobs: { rule: Rule; jobId: string }[] = [];
     for (const rule of rules) {
       const jobId = `run-${rule.id}-${randomUUID()}`;
-      await enqueueSweep(queue, { rule, configHash: config.hash, actor: options.actor, trigger: 'manual', dryRun: options.dryRun }, jobId);
+      await enqueueSweep(queue, sweepData(rule), jobId);
       jobs.push({ rule, jobId });
     }
     const started = new Map<string, SweepJobResult>();
@@ -70,6 +82,8 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         if (!result) {
           const job = await queue.getJob(jobId);
           await failIfFinallyFailed(job, `sweep of rule ${rule.id}`);
+          // Lost with a Redis restart: add it again; its id leads to the same sweep.
+          if (!job) await enqueueSweep(queue, sweepData(rule), jobId);
           if (!job || !(await job.isCompleted())) continue;
           result = job.returnvalue as SweepJobResult;
           started.set(jobId, result);
@@ -78,23 +92,32 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         if (!sweep) throw new Error(`sweep ${result.sweepId} of rule ${rule.id} vanished from the state database`);
         done += sweep.batchesDone;
         total += sweep.batchesTotal;
-        if (sweep.status === 'done') finished.set(jobId, sweep);
-        else if (tick % FAILURE_CHECK_EVERY === 0) await failIfBatchFailed(runtime, queue, sweep);
+        if (sweep.status !== 'running') finished.set(jobId, sweep);
+        else if (tick % FAILURE_CHECK_EVERY === 0) await checkBatches(runtime, queue, sweep);
       }
       options.onProgress?.(done, total);
       if (finished.size < jobs.length) await sleep(POLL_MS);
     }
-    return jobs.map(({ rule, jobId }) => ({ rule, sweep: finished.get(jobId)!, joined: started.get(jobId)!.joined }));
+    return jobs.map(({ rule, jobId }) => {
+      const sweep = finished.get(jobId)!;
+      return { rule, sweep, joined: started.get(jobId)!.joined, blocked: sweep.blocked };
+    });
   } finally {
     await worker.close();
     await queue.close();
   }
 }
 
-async function failIfBatchFailed(runtime: Runtime, queue: ReturnType<typeof openQueue>, sweep: SweepRecord): Promise<void> {
-  for (const idx of await pendingBatches(runtime.state, sweep.id)) {
+/**
+ * Ends the wait if a batch failed for good, and re-queues unfinished batches (a no-op for
+ * those still queued; puts back those a Redis restart lost).
+ */
+async function checkBatches(runtime: Runtime, queue: SweepQueue, sweep: SweepRecord): Promise<void> {
+  const pending = await pendingBatches(runtime.state, sweep.id);
+  for (const idx of pending) {
     await failIfFinallyFailed(await queue.getJob(batchJobId(sweep.id, idx)), `batch ${idx} of rule ${sweep.ruleId}`);
   }
+  await enqueueBatches(queue, sweep.id, pending);
 }
 
 /**

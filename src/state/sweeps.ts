@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Rule } from '../policy/rule.js';
+import type { BlockedSweep } from '../queue/job-data.js';
 import type { KeyRange } from '../stores/store.js';
 import type { StateDb } from './state-db.js';
 
@@ -14,7 +15,9 @@ export interface SweepRecord {
   trigger: string;
   now: Date;
   ranges: { from: string | null; to: string }[];
-  status: 'running' | 'done';
+  status: 'running' | 'done' | 'blocked';
+  confirmToken: string | null;
+  blocked: BlockedSweep | null;
   batchesTotal: number;
   batchesDone: number;
   rowsAffected: number;
@@ -30,9 +33,13 @@ export interface NewSweep {
   now: Date;
   ranges: { from: string | null; to: string }[];
   batches: KeyRange[];
+  /** 'blocked': over its limits; recorded for the audit trail, with no batches. */
+  status: 'running' | 'blocked';
+  confirmToken: string | null;
+  blocked: BlockedSweep | null;
 }
 
-const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, batches_total, batches_done, rows_affected`;
+const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected`;
 
 function toRecord(row: Record<string, unknown>): SweepRecord {
   return {
@@ -46,6 +53,8 @@ function toRecord(row: Record<string, unknown>): SweepRecord {
     now: row.now as Date,
     ranges: row.ranges as SweepRecord['ranges'],
     status: row.status as SweepRecord['status'],
+    confirmToken: (row.confirm_token as string | null) ?? null,
+    blocked: (row.blocked as BlockedSweep | null) ?? null,
     batchesTotal: Number(row.batches_total),
     batchesDone: Number(row.batches_done),
     rowsAffected: Number(row.rows_affected),
@@ -73,10 +82,10 @@ export async function findRunningSweep(state: StateDb, ruleId: string, dryRun: b
  */
 export async function insertSweep(client: pg.ClientBase, state: StateDb, sweep: NewSweep): Promise<boolean> {
   const inserted = await client.query(
-    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, batches_total)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10)
+    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END)
      ON CONFLICT (rule_id, dry_run) WHERE status = 'running' DO NOTHING`,
-    [sweep.id, sweep.rule.id, sweep.configHash, JSON.stringify(sweep.rule), sweep.dryRun, sweep.actor, sweep.trigger, sweep.now, JSON.stringify(sweep.ranges), sweep.batches.length],
+    [sweep.id, sweep.rule.id, sweep.configHash, JSON.stringify(sweep.rule), sweep.dryRun, sweep.actor, sweep.trigger, sweep.now, JSON.stringify(sweep.ranges), sweep.status, sweep.confirmToken, sweep.blocked && JSON.stringify(sweep.blocked), sweep.batches.length],
   );
   if (inserted.rowCount === 0) return false;
   await client.query(

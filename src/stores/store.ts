@@ -45,6 +45,18 @@ export interface Store {
   inspect(rule: Rule, path: string, context: AnonymizeContext): Promise<ConfigProblem[]>;
   /** How many rows the rule would change now, for `plan`. Changes nothing. */
   count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number>;
+  /** All rows (or keys) the rule's table holds, for the fraction limit. */
+  total(rule: Rule): Promise<number>;
+  /**
+   * For `plan --diff`: rows the rule would change now that `previous` (the same rule in
+   * an older config) would not, and the reverse. Stores that cannot compare omit it.
+   */
+  countChange?(
+    rule: Rule,
+    ranges: readonly AnchorRange[],
+    previous: { rule: Rule; ranges: readonly AnchorRange[] },
+    context: AnonymizeContext,
+  ): Promise<{ newly: number; noLonger: number }>;
   /** Key ranges of about `rule.batchSize` rows each, covering the whole key space. */
   partition(rule: Rule): Promise<KeyRange[]>;
   /** Deletes or anonymizes (or, dry, counts) one batch; returns the row count. */

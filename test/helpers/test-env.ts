@@ -71,6 +71,8 @@ export async function createTestEnv(): Promise<TestEnv> {
       stateSchema,
       queuePrefix: prefix,
       stores: { app: { kind: 'postgres', url: DATABASE_URL } },
+      // Most tests sweep most of a small table; the 20% default limit has its own tests.
+      limits: { maxFraction: 1 },
       ...extra,
       rules: rules.map((r) => ({
         store: 'app',

@@ -11,7 +11,9 @@ CREATE TABLE :schema.sweeps (
   trigger       text NOT NULL,             -- schedule | manual
   now           timestamptz NOT NULL,      -- the state database's clock when planned
   ranges        jsonb NOT NULL,            -- expired anchor ranges at that now
-  status        text NOT NULL CHECK (status IN ('running', 'done')),
+  status        text NOT NULL CHECK (status IN ('running', 'done', 'blocked')),
+  confirm_token text,                      -- the confirmation a sweep over the limits ran with
+  blocked       jsonb,                     -- over its limits: affected, total, reason, confirmToken
   batches_total integer NOT NULL,
   batches_done  integer NOT NULL DEFAULT 0,
   rows_affected bigint NOT NULL DEFAULT 0,

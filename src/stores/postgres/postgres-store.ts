@@ -8,7 +8,7 @@ import { redactUrl } from '../../redact.js';
 import type { BatchSpec, KeyRange, Store, TransactionHooks } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
 import { ping, withTransaction, type Database } from './connect.js';
-import { batchStatement, boundaryStatement, countStatement } from './statements.js';
+import { batchStatement, boundaryStatement, changeStatement, countStatement, totalStatement } from './statements.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
@@ -70,6 +70,24 @@ export class PostgresStore implements Store {
     const statement = countStatement(rule, await this.requireTable(rule), ranges, context);
     const { rows } = await this.database.pool.query<{ n: string }>(statement);
     return Number(rows[0]!.n);
+  }
+
+  async total(rule: Rule): Promise<number> {
+    const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule));
+    return Number(rows[0]!.n);
+  }
+
+  async countChange(
+    rule: Rule,
+    ranges: readonly AnchorRange[],
+    previous: { rule: Rule; ranges: readonly AnchorRange[] },
+    context: AnonymizeContext,
+  ): Promise<{ newly: number; noLonger: number }> {
+    const table = await this.requireTable(rule);
+    const { rows } = await this.database.pool.query<{ newly: string; no_longer: string }>(
+      changeStatement(rule, ranges, previous.rule, previous.ranges, table, context),
+    );
+    return { newly: Number(rows[0]!.newly), noLonger: Number(rows[0]!.no_longer) };
   }
 
   async partition(rule: Rule): Promise<KeyRange[]> {

@@ -20,6 +20,34 @@ export function countStatement(rule: Rule, table: TableInfo, ranges: readonly An
   return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
 }
 
+/** Every row of the table, for the fraction limit. */
+export function totalStatement(rule: Rule): Statement {
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)}`, values: [] };
+}
+
+/**
+ * Rows one rule matches and the other does not, both ways, in one scan: what a config
+ * change would newly delete, and what it would stop deleting.
+ */
+export function changeStatement(
+  rule: Rule,
+  ranges: readonly AnchorRange[],
+  previous: Rule,
+  previousRanges: readonly AnchorRange[],
+  table: TableInfo,
+  context: AnonymizeContext,
+): Statement {
+  const params = new Params();
+  const now = rulePredicate(rule, table, ranges, params, context);
+  const before = rulePredicate(previous, table, previousRanges, params, context);
+  return {
+    text: `SELECT count(*) FILTER (WHERE (${now}) AND NOT coalesce((${before}), false))::bigint AS newly,
+                  count(*) FILTER (WHERE (${before}) AND NOT coalesce((${now}), false))::bigint AS no_longer
+             FROM ${qualified(rule.table)}`,
+    values: params.values,
+  };
+}
+
 /** One batch: DELETE, UPDATE (anonymize) or, for a dry run, SELECT count(*). */
 export function batchStatement(
   rule: Rule,

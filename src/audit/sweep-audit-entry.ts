@@ -1,0 +1,33 @@
+import type { SweepRecord } from '../state/sweeps.js';
+import type { KeyRange } from '../stores/store.js';
+import type { AuditEntry } from './audit-entry.js';
+
+/** The audit entry for an event of a recorded sweep: everything an auditor needs, no row data. */
+export function sweepAuditEntry(
+  sweep: SweepRecord,
+  store: string,
+  event: AuditEntry['event'],
+  rows: number,
+  batch?: { idx: number; keyRange: KeyRange },
+): AuditEntry {
+  const { rule } = sweep;
+  return {
+    event,
+    ruleId: rule.id,
+    ruleSource: rule.source,
+    configHash: sweep.configHash,
+    sweepId: sweep.id,
+    store,
+    table: rule.keys ?? (rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name),
+    action: rule.action,
+    dryRun: sweep.dryRun,
+    now: sweep.now.toISOString(),
+    ranges: sweep.ranges,
+    rows,
+    ...(batch ? { batch: batch.idx, keyRange: batch.keyRange } : {}),
+    actor: sweep.actor,
+    trigger: sweep.trigger,
+    ...(sweep.blocked ? { blocked: { total: sweep.blocked.total, reason: sweep.blocked.reason, confirmToken: sweep.blocked.confirmToken } } : {}),
+    ...(sweep.confirmToken ? { confirmToken: sweep.confirmToken } : {}),
+  };
+}
