@@ -203,6 +203,11 @@ function zodProblems(error: z.ZodError, raw: unknown): ConfigProblem[] {
           .join('; '),
       };
     }
+    if (issue.code === 'invalid_key') {
+      // zod reports a bad record key (a `where` or `anonymize` column) without the name.
+      const key = issue.path[issue.path.length - 1];
+      return { path, message: `${JSON.stringify(key)} is not a valid column name (letters, digits, _ and $, not starting with a digit)` };
+    }
     if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
       return { path, message: `is required` };
     }
