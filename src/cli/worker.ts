@@ -9,6 +9,7 @@ import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
 import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
+import { redactText } from '../redact.js';
 
 /** How often a worker re-queues unfinished batches that Redis may have lost. */
 const RECONCILE_EVERY_MS = 30_000;
@@ -59,7 +60,9 @@ export function registerWorker(program: Command): void {
       const concurrency = options.concurrency ? Number(options.concurrency) : config.worker.concurrency;
       const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
       worker.on('completed', (job, result) => log.info({ job: job.name, id: job.id, result }, 'job done'));
-      worker.on('failed', (job, error) => log.error({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: error.message }, 'job failed'));
+      worker.on('failed', (job, error) =>
+        log.error({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: redactText(error.message) }, 'job failed'),
+      );
       log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
 
       await new Promise<void>((resolve) => {

@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { findSweep, pendingBatches, type SweepRecord } from '../state/sweeps.js';
 import type { BlockedSweep, SweepJobData, SweepJobResult } from './job-data.js';
 import { UserError } from '../errors.js';
+import { isTransient } from '../executor/classify-error.js';
 import { batchJobId } from './queue-names.js';
 import { startWorker } from './start-worker.js';
 import { enqueueBatches, enqueueSweep, openQueue, type SweepQueue } from './sweep-queue.js';
@@ -67,8 +68,7 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     }
     const started = new Map<string, SweepJobResult>();
     const finished = new Map<string, SweepRecord>();
-    for (let tick = 0; finished.size < jobs.length; tick++) {
-      if (options.signal?.aborted) throw new UserError('interrupted; unfinished batches stay queued and any worker (or the next run) finishes them', { exitCode: 130 });
+    const pollOnce = async (tick: number) => {
       let done = 0;
       let total = 0;
       for (const { rule, jobId } of jobs) {
@@ -95,7 +95,18 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         if (sweep.status !== 'running') finished.set(jobId, sweep);
         else if (tick % FAILURE_CHECK_EVERY === 0) await checkBatches(runtime, queue, sweep);
       }
-      options.onProgress?.(done, total);
+      return { done, total };
+    };
+    for (let tick = 0; finished.size < jobs.length; tick++) {
+      if (options.signal?.aborted) throw new UserError('interrupted; unfinished batches stay queued and any worker (or the next run) finishes them', { exitCode: 130 });
+      try {
+        const progress = await pollOnce(tick);
+        options.onProgress?.(progress.done, progress.total);
+      } catch (error) {
+        // A database or Redis restart while we wait: the work is safe in the queue and the
+        // state database; keep waiting rather than abandon the run.
+        if (!isTransient(error)) throw error;
+      }
       if (finished.size < jobs.length) await sleep(POLL_MS);
     }
     return jobs.map(({ rule, jobId }) => {
