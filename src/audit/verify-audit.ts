@@ -35,6 +35,30 @@ export async function verifyAudit(state: StateDb): Promise<VerifyResult> {
       prevHash = row.hash;
       expectedSeq++;
     }
-    if (rows.length < PAGE) return { ok: true, entries: expectedSeq - 1, head: prevHash };
+    if (rows.length < PAGE) break;
   }
+  const entries = expectedSeq - 1;
+  const truncated = await missingAtEnd(state);
+  if (truncated) return { ok: false, entries, seq: entries + 1, problem: truncated };
+  return { ok: true, entries, head: prevHash };
+}
+
+/**
+ * A hash chain cannot show that entries were cut from its end. The checkpoints can: every
+ * completed batch committed its audit entry in the same transaction, so a sweep with more
+ * completed batches than batch entries lost entries.
+ */
+async function missingAtEnd(state: StateDb): Promise<string | null> {
+  const { rows } = await state.db.pool.query<{ sweep_id: string; done: string; audited: string }>(
+    `WITH done AS (SELECT sweep_id, count(*) AS n FROM ${state.table('batches')} WHERE done GROUP BY sweep_id),
+          audited AS (SELECT entry->>'sweepId' AS sweep_id, count(*) AS n FROM ${state.table('audit_log')}
+                       WHERE entry->>'event' = 'batch' GROUP BY 1)
+     SELECT d.sweep_id, d.n AS done, coalesce(a.n, 0) AS audited
+       FROM done d LEFT JOIN audited a USING (sweep_id)
+      WHERE d.n > coalesce(a.n, 0)
+      LIMIT 1`,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return `entries are missing after the last one: sweep ${row.sweep_id} completed ${row.done} batches but the log has ${row.audited} of their entries (entries were removed from the end)`;
 }

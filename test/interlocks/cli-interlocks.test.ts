@@ -172,3 +172,19 @@ describe('configs that must be refused', () => {
     expect(checked.stderr).not.toContain('too-short');
   });
 });
+
+describe('audit verify', () => {
+  it('notices entries cut from the end of the log, which the hash chain alone cannot', async () => {
+    await logsTable(300, 100);
+    writeFileSync(file, env.configYaml([{ ...rule, batchSize: 100 }]));
+    expect((await cli(['run', '--all', '--config', file])).code).toBe(0);
+    expect((await cli(['audit', 'verify', '--config', file])).code).toBe(0);
+    // An owner of the table removes the last two entries (a batch and the sweep's total).
+    await env.sql(`ALTER TABLE ${env.stateSchema}.audit_log DISABLE TRIGGER USER`);
+    await env.sql(`DELETE FROM ${env.stateSchema}.audit_log WHERE seq > (SELECT max(seq) - 2 FROM ${env.stateSchema}.audit_log)`);
+    const verified = await cli(['audit', 'verify', '--config', file]);
+    expect(verified.code).toBe(1);
+    const done = Number((await env.sql<{ n: string }>(`SELECT count(*) AS n FROM ${env.stateSchema}.batches WHERE done`))[0]!.n);
+    expect(verified.stderr).toContain(`completed ${done} batches but the log has ${done - 1} of their entries (entries were removed from the end)`);
+  });
+});
