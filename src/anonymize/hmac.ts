@@ -27,12 +27,21 @@ export const hmacStrategy: AnonymizeStrategy = {
   },
   assign: ({ sql: column }, params, context) => {
     const { inner, outer } = hmacPads(requireKey(context.hmacKey));
-    return `encode(sha256(${params.add(outer)}::bytea || sha256(${params.add(inner)}::bytea || convert_to(${column}::text, 'UTF8'))), 'hex')`;
+    // Unlike the other strategies, hashing is not idempotent, and a row is updated when any
+    // of its columns is pending: a value already hashed must be kept, not hashed again, or
+    // it would no longer join with the rows hashed once.
+    return `CASE WHEN ${isHashed(column)} THEN ${column} ELSE encode(sha256(${params.add(outer)}::bytea || sha256(${params.add(inner)}::bytea || convert_to(${column}::text, 'UTF8'))), 'hex') END`;
   },
-  // A value that is already 64 lowercase hex digits is taken as done; no email, phone
-  // number or name has that shape.
-  pending: ({ sql: column }) => `(${column} IS NOT NULL AND ${column} !~ '^[0-9a-f]{64}$')`,
+  pending: ({ sql: column }) => `(${column} IS NOT NULL AND NOT ${isHashed(column)})`,
 };
+
+/**
+ * A value that is already 64 lowercase hex digits is taken as done; no email, phone
+ * number or name has that shape.
+ */
+function isHashed(column: string): string {
+  return `${column} ~ '^[0-9a-f]{64}$'`;
+}
 
 function requireKey(key: Buffer | null): Buffer {
   if (key === null || key.length < MIN_HMAC_KEY_BYTES) {
