@@ -27,7 +27,7 @@ export async function inspectLive(
       return true;
     }
   };
-  await unreachable('state', () => ping(runtime.state.db));
+  const stateDown = await unreachable('state', () => ping(runtime.state.db));
   if (options.redis) {
     await unreachable('redis', async () => {
       const { maxmemoryPolicy } = await probeRedis(config.redis, describeOrigin(config, 'redis'));
@@ -41,7 +41,9 @@ export async function inspectLive(
   }
   const down = new Set<string>();
   for (const store of runtime.stores()) {
-    if (await unreachable(`stores.${store.name}`, () => store.ping())) down.add(store.name);
+    // A store in the state database shares its connection: one failure, reported once.
+    if (stateDown && store.sharesTransactionsWith(runtime.state.db)) down.add(store.name);
+    else if (await unreachable(`stores.${store.name}`, () => store.ping())) down.add(store.name);
   }
   for (const rule of rules) {
     if (down.has(rule.store)) continue;

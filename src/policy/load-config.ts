@@ -50,11 +50,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 /** Validates config text; `file` is used only in messages. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
-    );
+  const syntax = doc.errors[0];
+  if (syntax) {
+    // Only the first: later syntax errors are mostly echoes of it. The parser's message
+    // ends "at line L, column C:" before a code excerpt; keep the position, drop the colon.
+    throw new ConfigError(file, [{ path: '', message: `YAML syntax: ${syntax.message.split('\n')[0]!.replace(/:$/, '')}` }]);
   }
   const problems: ConfigProblem[] = [];
   const origins: Origins = new Map();

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { UserError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactText, redactUrl } from '../redact.js';
 
 const PING_TIMEOUT_MS = 3_000;
 
@@ -25,14 +25,20 @@ export async function probeRedis(url: string, origin: string): Promise<{ maxmemo
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  probe.on('error', () => undefined);
+  // The socket's error ("connect ECONNREFUSED 127.0.0.1:6379") says why; the rejected
+  // connect() only says "Connection is closed."
+  let socketError: Error | undefined;
+  probe.on('error', (error: Error) => {
+    socketError ??= error;
+  });
   try {
     await probe.connect();
     await probe.ping();
     const policy = (await probe.config('GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
     return { maxmemoryPolicy: policy?.[1] ?? null };
   } catch (error) {
-    throw new UserError(`cannot connect to Redis at ${redactUrl(url)} (${origin}): ${(error as Error).message}`, { cause: error });
+    const reason = socketError?.message ?? (error as Error).message;
+    throw new UserError(`cannot connect to Redis at ${redactUrl(url)} (${origin}): ${redactText(reason)}`, { cause: error });
   } finally {
     probe.disconnect();
   }
