@@ -14,8 +14,8 @@ export function registerCheck(program: Command): void {
       try {
         const problems = await inspectLive(runtime, config.rules, { redis: true });
         if (problems.length > 0) throw configProblemsError(config, problems);
-        const stores = Object.keys(config.stores).length;
-        console.log(`${config.file}: ok (${config.rules.length} rules, ${stores} store${stores === 1 ? '' : 's'}, time zone ${config.timezone})`);
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+        console.log(`${config.file}: ok (${plural(config.rules.length, 'rule')}, ${plural(Object.keys(config.stores).length, 'store')}, time zone ${config.timezone})`);
       } finally {
         await runtime.close();
       }

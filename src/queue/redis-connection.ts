@@ -40,6 +40,8 @@ export async function probeRedis(url: string, origin: string): Promise<{ maxmemo
     const reason = socketError?.message ?? (error as Error).message;
     throw new UserError(`cannot connect to Redis at ${redactUrl(url)} (${origin}): ${redactText(reason)}`, { cause: error });
   } finally {
-    probe.disconnect();
+    // disconnect() on a socket that already failed arms a 2 s timer nothing clears,
+    // which would hold the process open after the error is printed.
+    if (probe.status !== 'end') probe.disconnect();
   }
 }

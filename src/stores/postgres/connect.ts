@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { UserError } from '../../errors.js';
-import { redactUrl } from '../../redact.js';
+import { redactText, redactUrl } from '../../redact.js';
 
 /**
  * Session limits every connection gets, so no statement of ours can hold a lock for long
@@ -52,16 +52,19 @@ export async function ping(db: Database): Promise<void> {
 }
 
 export function connectionError(db: Pick<Database, 'url' | 'origin'>, error: unknown): UserError {
-  const reason = (error as { code?: string }).code ?? (error as Error).message;
-  return new UserError(
-    `cannot connect to PostgreSQL at ${redactUrl(db.url)} (${db.origin}): ${reason} ${(error as Error).message === reason ? '' : `- ${(error as Error).message}`}`.trim(),
-    { cause: error },
-  );
+  // node-postgres's message already names the code ("connect ECONNREFUSED 127.0.0.1:1").
+  const reason = (error as Error).message || ((error as { code?: string }).code ?? 'unknown error');
+  return new UserError(`cannot connect to PostgreSQL at ${redactUrl(db.url)} (${db.origin}): ${redactText(reason)}`, { cause: error });
 }
 
 /** Runs `work` in a transaction on one client, always releasing it. */
 export async function withTransaction<T>(db: Database, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.pool.connect();
+  // A checked-out client has no listener of the pool's: a server restart mid-transaction
+  // would emit an unhandled 'error' and crash the process. The failing query (or the next
+  // one) rejects with the same error, and release() discards the dead client.
+  const onError = () => undefined;
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -71,6 +74,7 @@ export async function withTransaction<T>(db: Database, work: (client: pg.PoolCli
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', onError);
     client.release();
   }
 }
