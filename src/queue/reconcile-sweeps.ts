@@ -17,12 +17,16 @@ export async function reconcileSweeps(runtime: Runtime, queue: SweepQueue): Prom
   for (const { id } of rows) {
     const pending = await pendingBatches(runtime.state, id);
     if (pending.length === 0) continue;
-    // A batch that failed for good (its retries used up while, say, the table was locked
-    // for an hour) would otherwise hold its sweep open, and every later sweep of the rule
-    // would join it: the rule would stop keeping its promise. Give it another round.
+    // A batch not done in the state database but whose job has finished would otherwise
+    // hold its sweep open, and every later sweep of the rule would join it: the rule would
+    // stop keeping its promise. That happens when the job failed for good (retries used up
+    // while, say, the table was locked for an hour), or completed but its commit was lost
+    // (failover to a lagging replica, a restore). A finished job's id blocks re-adding it,
+    // so remove the job and queue the batch afresh. If the batch did commit in between,
+    // its checkpoint makes the new job a no-op.
     for (const idx of pending) {
       const job = await queue.getJob(batchJobId(id, idx));
-      if (job && (await job.isFailed())) await job.retry('failed');
+      if (job && ((await job.isFailed()) || (await job.isCompleted()))) await job.remove();
     }
     await enqueueBatches(queue, id, pending);
     resumed++;

@@ -30,6 +30,10 @@ export async function migrate(state: StateDb): Promise<void> {
   } catch (error) {
     throw connectionError(state.db, error);
   }
+  // A server restart while this client is checked out must reject the query, not crash
+  // the process with an unhandled 'error' event.
+  const onError = () => undefined;
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`retention-migrate:${state.schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(state.schema)}`);
@@ -54,6 +58,7 @@ export async function migrate(state: StateDb): Promise<void> {
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`retention-migrate:${state.schema}`]).catch(() => undefined);
+    client.off('error', onError);
     client.release();
   }
 }
