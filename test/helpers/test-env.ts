@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/policy/load-config.js';
 import { connectRuntime, openRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { runSweeps, type RuleRunResult } from '../../src/queue/run-sweeps.js';
 import type { Rule } from '../../src/policy/rule.js';
+import { deleteKeysMatching } from './redis-keys.js';
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -117,12 +118,7 @@ export async function createTestEnv(): Promise<TestEnv> {
       await Promise.all(runtimes.map((r) => r.close()));
       const redis = new Redis(REDIS_URL);
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          if (keys.length > 0) await redis.unlink(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await deleteKeysMatching(redis, `${prefix}:*`);
       } finally {
         redis.disconnect();
         redises.forEach((r) => r.disconnect());

@@ -12,6 +12,7 @@ import { DATABASE_URL, REDIS_URL } from '../../helpers/test-env.js';
 import { createFaultTable, FAULT_RETAIN, FAULT_RULE_ID, FAULT_TIMEZONE, type FaultTable } from './fault-table.js';
 import { RetentionProcess, type ExitStatus } from './retention-process.js';
 import { GiveUp, waitFor } from './wait-for.js';
+import { deleteKeysMatching } from '../../helpers/redis-keys.js';
 
 export interface WorldOptions {
   rows: number;
@@ -297,12 +298,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, `${prefix}:*`);
   } catch {
     // a throwaway Redis already stopped: nothing left to delete
   } finally {
