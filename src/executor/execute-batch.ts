@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { appendAudit } from '../audit/append-audit.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { completeBatch, findSweep, lockBatch, readBatch } from '../state/sweeps.js';
+import { completeBatch, lockBatch, readSweepBatch } from '../state/sweeps.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 
@@ -26,8 +26,9 @@ export class BatchNotFoundError extends Error {}
  */
 export async function executeBatch(runtime: Runtime, sweepId: string, idx: number): Promise<BatchOutcome> {
   const { state } = runtime;
-  const sweep = await findSweep(state, sweepId);
-  const batch = sweep && (await readBatch(state, sweepId, idx));
+  const found = await readSweepBatch(state, sweepId, idx);
+  const sweep = found?.sweep;
+  const batch = found?.batch;
   if (!sweep || !batch) throw new BatchNotFoundError(`batch ${idx} of sweep ${sweepId} is not recorded in ${state.schema}`);
   if (batch.done) return { rows: 0, skipped: true };
 

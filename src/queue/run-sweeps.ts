@@ -11,8 +11,10 @@ import { batchJobId } from './queue-names.js';
 import { startWorker } from './start-worker.js';
 import { enqueueBatches, enqueueSweep, openQueue, type SweepQueue } from './sweep-queue.js';
 
-const POLL_MS = 200;
-const FAILURE_CHECK_EVERY = 10;
+/** How often a run checks whether its sweeps are done: it notices the end half of this late on average. */
+const POLL_MS = 50;
+/** Failed-batch checks and re-queueing every 2 s (every FAILURE_CHECK_EVERY polls). */
+const FAILURE_CHECK_EVERY = 40;
 
 export interface RunSweepsOptions {
   connection: Redis;
@@ -85,6 +87,9 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
           // Lost with a Redis restart: add it again; its id leads to the same sweep.
           if (!job) await enqueueSweep(queue, sweepData(rule), jobId);
           if (!job || !(await job.isCompleted())) continue;
+          // `job` was read before it completed when it completed between the two calls: its
+          // returnvalue is then still null; the next poll reads it again.
+          if (!job.returnvalue) continue;
           result = job.returnvalue as SweepJobResult;
           started.set(jobId, result);
         }

@@ -105,6 +105,27 @@ export async function pendingBatches(state: StateDb, sweepId: string): Promise<n
   return rows.map((r) => r.idx);
 }
 
+/**
+ * A batch and the sweep it belongs to, in one round trip: what a batch job reads before it
+ * runs. Null when the sweep is not recorded; `batch` null when it has no such batch.
+ */
+export async function readSweepBatch(
+  state: StateDb,
+  sweepId: string,
+  idx: number,
+): Promise<{ sweep: SweepRecord; batch: (KeyRange & { done: boolean }) | null } | null> {
+  const { rows } = await state.db.pool.query(
+    `SELECT ${SWEEP_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, b.after_key, b.up_to_key, b.done AS batch_done, b.idx AS batch_idx
+       FROM ${state.table('sweeps')} s LEFT JOIN ${state.table('batches')} b ON b.sweep_id = s.id AND b.idx = $2
+      WHERE s.id = $1`,
+    [sweepId, idx],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const batch = row.batch_idx === null ? null : { after: row.after_key as string | null, upTo: row.up_to_key as string | null, done: row.batch_done as boolean };
+  return { sweep: toRecord(row), batch };
+}
+
 export async function readBatch(state: StateDb, sweepId: string, idx: number): Promise<(KeyRange & { done: boolean }) | null> {
   const { rows } = await state.db.pool.query<{ after_key: string | null; up_to_key: string | null; done: boolean }>(
     `SELECT after_key, up_to_key, done FROM ${state.table('batches')} WHERE sweep_id = $1 AND idx = $2`,
@@ -135,18 +156,18 @@ export async function completeBatch(
   idx: number,
   rows: number,
 ): Promise<SweepRecord | null> {
-  await client.query(
-    `UPDATE ${state.table('batches')} SET done = true, rows = $3, done_at = now() WHERE sweep_id = $1 AND idx = $2`,
-    [sweepId, idx, rows],
-  );
+  // One statement, one round trip: the batch's checkpoint and its sweep's counters.
   const updated = await client.query(
-    `UPDATE ${state.table('sweeps')}
-        SET batches_done = batches_done + 1, rows_affected = rows_affected + $2,
+    `WITH batch AS (
+       UPDATE ${state.table('batches')} SET done = true, rows = $3, done_at = now() WHERE sweep_id = $1 AND idx = $2
+     )
+     UPDATE ${state.table('sweeps')}
+        SET batches_done = batches_done + 1, rows_affected = rows_affected + $3,
             status = CASE WHEN batches_done + 1 >= batches_total THEN 'done' ELSE status END,
             finished_at = CASE WHEN batches_done + 1 >= batches_total THEN now() END
       WHERE id = $1
       RETURNING ${SWEEP_COLUMNS}`,
-    [sweepId, rows],
+    [sweepId, idx, rows],
   );
   const sweep = toRecord(updated.rows[0]!);
   return sweep.status === 'done' ? sweep : null;

@@ -1,6 +1,7 @@
 import type { StoreConfig } from '../policy/config.js';
 import type { Store } from './store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
+import { RedisStore } from './redis/redis-store.js';
 import { createDatabase, type Database } from './postgres/connect.js';
 
 /**
@@ -30,6 +31,7 @@ type StoreFactory = (name: string, config: StoreConfig, origin: string, database
 /** Store kinds by name. A new kind is one file under stores/ and one line here. */
 const FACTORIES: Partial<Record<StoreConfig['kind'], StoreFactory>> = {
   postgres: (name, config, origin, databases) => new PostgresStore(name, databases.get(config.url, origin)),
+  redis: (name, config, origin) => new RedisStore(name, config.url, origin),
 };
 
 export function createStore(name: string, config: StoreConfig, origin: string, databases: Databases): Store {

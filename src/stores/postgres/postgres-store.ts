@@ -8,7 +8,8 @@ import { redactUrl } from '../../redact.js';
 import type { BatchSpec, KeyRange, Store, TransactionHooks } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
 import { ping, withTransaction, type Database } from './connect.js';
-import { batchStatement, boundaryStatement, changeStatement, countStatement, totalStatement } from './statements.js';
+import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
+import { batchStatement, boundaryStatement, changeStatement, countStatement, keySpanStatement, totalStatement } from './statements.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
@@ -91,6 +92,13 @@ export class PostgresStore implements Store {
   }
 
   async partition(rule: Rule): Promise<KeyRange[]> {
+    const table = await this.requireTable(rule);
+    if (INTEGER_KEY_TYPES.has(table.columns.get(rule.key)?.baseType ?? '')) {
+      const { rows } = await this.database.pool.query<{ lo: string | null; hi: string | null; estimate: number | null }>(keySpanStatement(rule));
+      const { lo, hi, estimate } = rows[0]!;
+      const dense = denseKeyRanges(lo === null || hi === null ? null : { lo, hi }, estimate ?? -1, rule.batchSize);
+      if (dense) return dense;
+    }
     const ranges: KeyRange[] = [];
     let after: string | null = null;
     for (;;) {

@@ -88,6 +88,21 @@ export function boundaryStatement(rule: Rule, after: string | null, size: number
   };
 }
 
+/**
+ * The smallest and largest key (two index probes) and the planner's row estimate
+ * (`reltuples`; -1 when the table was never vacuumed or analyzed).
+ */
+export function keySpanStatement(rule: Rule): Statement {
+  const key = ident(rule.key);
+  const table = qualified(rule.table);
+  return {
+    text: `SELECT min(${key})::text AS lo, max(${key})::text AS hi,
+                  (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::float8 AS estimate
+             FROM ${table}`,
+    values: [table],
+  };
+}
+
 function keyPredicate(key: string, range: KeyRange, params: Params): string {
   const parts: string[] = [];
   if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
