@@ -126,15 +126,6 @@ export async function readSweepBatch(
   return { sweep: toRecord(row), batch };
 }
 
-export async function readBatch(state: StateDb, sweepId: string, idx: number): Promise<(KeyRange & { done: boolean }) | null> {
-  const { rows } = await state.db.pool.query<{ after_key: string | null; up_to_key: string | null; done: boolean }>(
-    `SELECT after_key, up_to_key, done FROM ${state.table('batches')} WHERE sweep_id = $1 AND idx = $2`,
-    [sweepId, idx],
-  );
-  const row = rows[0];
-  return row ? { after: row.after_key, upTo: row.up_to_key, done: row.done } : null;
-}
-
 /** Locks the batch row; true when it is already done (a retried or duplicate job). */
 export async function lockBatch(client: pg.ClientBase, state: StateDb, sweepId: string, idx: number): Promise<boolean> {
   const { rows } = await client.query<{ done: boolean }>(

@@ -1,24 +1,12 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestEnv, TEST_HMAC_KEY, type TestEnv } from '../helpers/test-env.js';
+import { spawnCli } from '../cli/cli-harness.js';
 
-const run = promisify(execFile);
-const CLI = new URL('../../scripts/retention.mjs', import.meta.url).pathname;
-
-/** Runs the real CLI; resolves with its exit code and output, never throws on non-zero. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, RETENTION_HMAC_KEY: TEST_HMAC_KEY, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+/** The real CLI in a child process; resolves with its exit code and output, never throws on non-zero. */
+const cli = (args: string[], env: Record<string, string> = {}) => spawnCli(args, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, ...env });
 
 let env: TestEnv;
 let file: string;
