@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { configSchema, ruleSchema, type RawConfig, type RawRule } from './config-schema.js';
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
+import { ruleDefinitionHash } from './rule-hash.js';
 import type { Limits, Rule, Schedule, WhereFilter } from './rule.js';
 import cronParser from 'cron-parser';
 
@@ -135,7 +136,7 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     if (column === key) problem(`anonymize.${column}`, `cannot anonymize the key column ${column}: sweeps are chunked by it`);
     if (column === raw.anchor) problem(`anonymize.${column}`, `cannot anonymize the anchor column ${column}: expiry is computed from it`);
   }
-  return {
+  const rule: Omit<Rule, 'hash'> = {
     id: raw.id,
     source: raw.source ?? null,
     store: raw.store,
@@ -156,6 +157,7 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
       maxFraction: raw.limits?.maxFraction ?? config.limits?.maxFraction ?? DEFAULT_LIMITS.maxFraction,
     },
   };
+  return { ...rule, hash: ruleDefinitionHash(rule, config.stores[raw.store]) };
 }
 
 function splitTable(table: string): Rule['table'] {

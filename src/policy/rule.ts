@@ -21,6 +21,11 @@ export type Action = 'delete' | 'anonymize';
  */
 export interface Rule {
   id: string;
+  /**
+   * The definition hash (`ruleDefinitionHash`): what the rule selects and does, as
+   * resolved, in which store. A sweep runs only while its rule's hash is the config's.
+   */
+  hash: string;
   /** Where the promise comes from, cited in every audit entry. */
   source: string | null;
   store: string;

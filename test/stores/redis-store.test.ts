@@ -35,6 +35,7 @@ const store = () => new RedisStore('cache', REDIS_URL, 'stores.cache.url in test
 function rule(overrides: Partial<Rule> = {}): Rule {
   return {
     id: 'sessions',
+    hash: 'test',
     source: null,
     store: 'cache',
     table: { schema: null, name: `${prefix}:session:*` },
