@@ -118,7 +118,7 @@ export async function batchesAlone(config: Config, ruleId: string, connections: 
         while (next < parts.length) {
           const keyRange = parts[next++]!;
           const changed = await store.apply({ rule, ranges, keyRange, dryRun: false, context: runtime.contextFor(rule) });
-          rows += changed;
+          rows += changed.rows;
         }
       }),
     );

@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { completeBatch, lockBatch, readSweepBatch } from '../state/sweeps.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { withTransaction } from '../stores/postgres/connect.js';
+import type { BatchResult } from '../stores/store.js';
 
 export interface BatchOutcome {
   rows: number;
@@ -40,7 +41,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     dryRun: sweep.dryRun,
     context: runtime.contextFor(sweep.rule),
   };
-  const record = async (client: pg.ClientBase, rows: number) => {
+  const record = async (client: pg.ClientBase, { rows }: BatchResult) => {
     const finished = await completeBatch(client, state, sweepId, idx, rows);
     // The audit lock is held until commit, so it is taken last.
     await appendAudit(client, state, sweepAuditEntry(sweep, store.name, 'batch', rows, { idx, keyRange: spec.keyRange }));
@@ -49,19 +50,19 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
 
   let skipped = false;
   if (store.sharesTransactionsWith(state.db)) {
-    const rows = await store.apply(spec, {
+    const result = await store.apply(spec, {
       before: async (client) => {
         skipped = await lockBatch(client, state, sweepId, idx);
         return !skipped;
       },
       after: record,
     });
-    return { rows, skipped };
+    return { rows: result.rows, skipped };
   }
-  const rows = await store.apply(spec);
+  const result = await store.apply(spec);
   await withTransaction(state.db, async (client) => {
     skipped = await lockBatch(client, state, sweepId, idx);
-    if (!skipped) await record(client, rows);
+    if (!skipped) await record(client, result);
   });
-  return { rows, skipped };
+  return { rows: result.rows, skipped };
 }

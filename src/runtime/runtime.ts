@@ -14,6 +14,11 @@ export interface Runtime {
   storeFor(rule: Rule): Store;
   /** Run-time inputs for anonymization (secrets stay out of payloads). */
   contextFor(rule: Rule): AnonymizeContext;
+  /**
+   * Secret key of the audit trail, from $RETENTION_AUDIT_KEY: keys the hash chain and the
+   * digests of row keys written to the audit log. Never stored in a database.
+   */
+  auditKey: Buffer | null;
   /** Every distinct store in the config. */
   stores(): Store[];
   close(): Promise<void>;
@@ -39,6 +44,7 @@ export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env
       return store;
     },
     contextFor: (rule) => ({ hmacKey, timezone: rule.timezone }),
+    auditKey: env.RETENTION_AUDIT_KEY ? Buffer.from(env.RETENTION_AUDIT_KEY, 'utf8') : null,
     stores: () => [...stores.values()],
     close: () => databases.close(),
   };

@@ -11,6 +11,9 @@ export interface KeyRange {
   upTo: string | null;
 }
 
+/** Counts of items whose anchor a store cannot judge, by reason. Empty when there are none. */
+export type Unjudged = Record<string, number>;
+
 /** Everything a store needs to change one batch. */
 export interface BatchSpec {
   rule: Rule;
@@ -20,6 +23,23 @@ export interface BatchSpec {
   context: AnonymizeContext;
 }
 
+/** What one batch did. */
+export interface BatchResult {
+  /** Items deleted or anonymized (or, in a dry run, that would be). */
+  rows: number;
+  /**
+   * Rows other tables lost with these through `ON DELETE CASCADE` foreign keys, by table
+   * (`schema.table`); absent when nothing cascades.
+   */
+  cascaded?: Record<string, number>;
+  /**
+   * Items the batch could not change (the statement failed on them alone) and left in
+   * place so the rest of the batch could go: their key, raw, for the executor to digest
+   * before anything is recorded (raw keys are never audited), and why.
+   */
+  skipped?: { key: string; reason: string }[];
+}
+
 /**
  * Work the executor runs inside the store's own transaction when the store lives in the
  * state database, so the checkpoint and audit entry commit atomically with the change.
@@ -27,8 +47,8 @@ export interface BatchSpec {
 export interface TransactionHooks {
   /** Before the change; return false to skip it (the batch is already done). */
   before(client: pg.ClientBase): Promise<boolean>;
-  /** After the change, with the number of rows changed (or counted, in a dry run). */
-  after(client: pg.ClientBase, rows: number): Promise<void>;
+  /** After the change, with what it did (rows counted, in a dry run). */
+  after(client: pg.ClientBase, result: BatchResult): Promise<void>;
 }
 
 /**
@@ -45,6 +65,12 @@ export interface Store {
   inspect(rule: Rule, path: string, context: AnonymizeContext): Promise<ConfigProblem[]>;
   /** How many rows the rule would change now, for `plan`. Changes nothing. */
   count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number>;
+  /**
+   * Items the rule covers whose anchor cannot be judged, by reason ("null anchor",
+   * "malformed anchor", "implausible anchor"): never changed by a sweep, and reported by
+   * `plan` and `run` so that data kept for that reason is seen, not silently kept.
+   */
+  unjudged(rule: Rule): Promise<Unjudged>;
   /** All rows (or keys) the rule's table holds, for the fraction limit. */
   total(rule: Rule): Promise<number>;
   /**
@@ -59,8 +85,8 @@ export interface Store {
   ): Promise<{ newly: number; noLonger: number }>;
   /** Key ranges of about `rule.batchSize` rows each, covering the whole key space. */
   partition(rule: Rule): Promise<KeyRange[]>;
-  /** Deletes or anonymizes (or, dry, counts) one batch; returns the row count. */
-  apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<number>;
+  /** Deletes or anonymizes (or, dry, counts) one batch. */
+  apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<BatchResult>;
   /** True when `apply` can run `hooks` in the same transaction as the state database. */
   sharesTransactionsWith(state: Database): boolean;
 }

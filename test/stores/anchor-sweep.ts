@@ -93,7 +93,7 @@ export async function sweepAnchors(env: TestEnv, spec: AnchorSweepSpec): Promise
   const context = runtime.contextFor(rule);
 
   const counted = await store.count(rule, ranges, context);
-  const deleted = await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined);
+  const deleted = (await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
   const left = await env.sql<{ label: string }>(`SELECT label FROM ${env.schema}.${table} ORDER BY label COLLATE "C"`);
 
   const retain = Duration.fromISO(spec.retain);

@@ -5,7 +5,7 @@ import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Rule } from '../../policy/rule.js';
 import { redactUrl } from '../../redact.js';
-import type { BatchSpec, KeyRange, Store, TransactionHooks } from '../store.js';
+import type { BatchResult, BatchSpec, KeyRange, Store, TransactionHooks } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
 import { ping, withTransaction, type Database } from './connect.js';
 import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
@@ -110,15 +110,15 @@ export class PostgresStore implements Store {
     }
   }
 
-  async apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<number> {
+  async apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<BatchResult> {
     const table = await this.requireTable(batch.rule);
     const statement = batchStatement(batch.rule, table, batch.ranges, batch.keyRange, batch.dryRun, batch.context);
     return withTransaction(this.database, async (client) => {
-      if (hooks && !(await hooks.before(client))) return 0;
+      if (hooks && !(await hooks.before(client))) return { rows: 0 };
       const result = await client.query<{ n: string }>(statement);
-      const rows = batch.dryRun ? Number(result.rows[0]!.n) : (result.rowCount ?? 0);
-      await hooks?.after(client, rows);
-      return rows;
+      const done: BatchResult = { rows: batch.dryRun ? Number(result.rows[0]!.n) : (result.rowCount ?? 0) };
+      await hooks?.after(client, done);
+      return done;
     });
   }
 

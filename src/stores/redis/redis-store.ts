@@ -3,7 +3,7 @@ import type { ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Rule } from '../../policy/rule.js';
 import { redactUrl } from '../../redact.js';
-import type { BatchSpec, KeyRange, Store } from '../store.js';
+import type { BatchResult, BatchSpec, KeyRange, Store } from '../store.js';
 import { pingRedis, withRedis, type RedisTarget } from './connect.js';
 import { expireKeys } from './expire-keys-script.js';
 
@@ -76,12 +76,13 @@ export class RedisStore implements Store {
     return [{ after: null, upTo: null }];
   }
 
-  apply(batch: BatchSpec): Promise<number> {
+  async apply(batch: BatchSpec): Promise<BatchResult> {
     const { rule, ranges, keyRange, dryRun } = batch;
     if (keyRange.after !== null || keyRange.upTo !== null) {
       throw new Error(`redis store ${this.name} sweeps in one batch, but was given the key range ${JSON.stringify(keyRange)}`);
     }
-    return withRedis(this.#target, (redis) => walk(redis, pattern(rule), (keys) => expireKeys(redis, keys, rule.anchor, ranges, !dryRun)));
+    const rows = await withRedis(this.#target, (redis) => walk(redis, pattern(rule), (keys) => expireKeys(redis, keys, rule.anchor, ranges, !dryRun)));
+    return { rows };
   }
 }
 
