@@ -63,7 +63,7 @@ async function session(name: string, fields: Record<string, string>): Promise<st
 
 async function sweep(ranges: readonly AnchorRange[], dryRun = false): Promise<number> {
   const spec = { rule: rule(), ranges, keyRange: { after: null, upTo: null }, dryRun, context: CONTEXT };
-  return store().apply(spec);
+  return (await store().apply(spec)).rows;
 }
 
 async function exists(key: string): Promise<boolean> {

@@ -39,7 +39,7 @@ async function sweepWhere(where: Record<string, unknown>): Promise<{ counted: nu
   const store = runtime.storeFor(rule);
   const context = runtime.contextFor(rule);
   const counted = await store.count(rule, ranges, context);
-  const deleted = await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined);
+  const deleted = (await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
   const left = new Set((await env.sql<{ label: string }>(`SELECT label FROM ${env.schema}.tickets`)).map((r) => r.label));
   return { counted, deleted, gone: ROWS.map((r) => r.label).filter((l) => !left.has(l)).sort() };
 }
