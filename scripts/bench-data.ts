@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 export const BENCH_SCHEMA = 'retention_bench';
 export const BENCH_STATE_SCHEMA = 'retention_bench_state';
 export const BENCH_QUEUE_PREFIX = 'retention_bench';
-export const BENCH_KEY_PREFIX = 'retention_bench:session:';
+/** Not under BENCH_QUEUE_PREFIX: a Redis store never sweeps keys under the queue's prefix. */
+export const BENCH_KEY_PREFIX = 'retention_bench_session:';
 export const SESSION_FIELD = 'seen_at';
 
 /** Statements the sweeps run on the benchmark's tables (not the state schema's). */

@@ -26,16 +26,25 @@ export class Databases {
   }
 }
 
-type StoreFactory = (name: string, config: StoreConfig, origin: string, databases: Databases) => Store;
+/**
+ * Everything a store may need besides its own config: shared connections, and the
+ * queue's key prefix (a Redis store never touches keys under it, whatever a rule says).
+ */
+export interface StoreContext {
+  databases: Databases;
+  queuePrefix: string;
+}
+
+type StoreFactory = (name: string, config: StoreConfig, origin: string, context: StoreContext) => Store;
 
 /** Store kinds by name. A new kind is one file under stores/ and one line here. */
 const FACTORIES: Partial<Record<StoreConfig['kind'], StoreFactory>> = {
-  postgres: (name, config, origin, databases) => new PostgresStore(name, databases.get(config.url, origin)),
-  redis: (name, config, origin) => new RedisStore(name, config.url, origin),
+  postgres: (name, config, origin, { databases }) => new PostgresStore(name, databases.get(config.url, origin)),
+  redis: (name, config, origin, { queuePrefix }) => new RedisStore(name, config.url, origin, queuePrefix),
 };
 
-export function createStore(name: string, config: StoreConfig, origin: string, databases: Databases): Store {
+export function createStore(name: string, config: StoreConfig, origin: string, context: StoreContext): Store {
   const factory = FACTORIES[config.kind];
   if (!factory) throw new Error(`unknown store kind ${JSON.stringify(config.kind)} (valid: ${Object.keys(FACTORIES).join(', ')})`);
-  return factory(name, config, origin, databases);
+  return factory(name, config, origin, context);
 }

@@ -7,7 +7,7 @@ import { UserError } from '../../src/errors.js';
 import { isTransient } from '../../src/executor/classify-error.js';
 import { expiredRanges, inRanges, type AnchorRange } from '../../src/policy/expiry.js';
 import type { Rule } from '../../src/policy/rule.js';
-import { expireKeys } from '../../src/stores/redis/expire-keys-script.js';
+import { deleteIfUnchanged } from '../../src/stores/redis/delete-if-unchanged.js';
 import { RedisStore, SCAN_COUNT } from '../../src/stores/redis/redis-store.js';
 import { createTestEnv, DATABASE_URL, REDIS_URL } from '../helpers/test-env.js';
 import { deleteKeysMatching } from '../helpers/redis-keys.js';
@@ -30,7 +30,7 @@ afterEach(async () => {
   redis.disconnect();
 });
 
-const store = () => new RedisStore('cache', REDIS_URL, 'stores.cache.url in test.yaml');
+const store = () => new RedisStore('cache', REDIS_URL, 'stores.cache.url in test.yaml', `${prefix}_queue`);
 
 function rule(overrides: Partial<Rule> = {}): Rule {
   return {
@@ -42,6 +42,7 @@ function rule(overrides: Partial<Rule> = {}): Rule {
     keys: `${prefix}:session:*`,
     key: 'id',
     anchor: FIELD,
+    anchorUnit: 'ms',
     retain: 'P6M',
     action: 'delete',
     where: [],
@@ -50,6 +51,7 @@ function rule(overrides: Partial<Rule> = {}): Rule {
     anonymize: [],
     batchSize: 20_000,
     timezone: 'UTC',
+    anchorZone: null,
     limits: { maxRowsPerRun: null, maxFraction: 1 },
     ...overrides,
   };
@@ -92,45 +94,46 @@ describe('the redis store', () => {
 
   it('keeps keys with no anchor field, a non-numeric anchor, or that are not hashes', async () => {
     const ranges = [{ from: null, to: Date.now() }];
+    const longAgo = String(Date.parse('2020-01-01T00:00:00Z'));
     const kept = [
       await session('no-field', { user: 'u1' }),
       await session('text', { [FIELD]: 'yesterday' }),
       await session('empty', { [FIELD]: '' }),
       await session('fraction', { [FIELD]: '1.5' }),
       await session('hex', { [FIELD]: '0x10' }),
-      await session('padded', { [FIELD]: ' 10' }),
+      await session('padded', { [FIELD]: ` ${longAgo}` }),
     ];
     const plain = `${prefix}:session:plain-string`;
-    await redis.set(plain, '10');
+    await redis.set(plain, longAgo);
     const list = `${prefix}:session:list`;
-    await redis.rpush(list, '10');
-    const expired = await session('expired', { [FIELD]: '10' });
+    await redis.rpush(list, longAgo);
+    const expired = await session('expired', { [FIELD]: longAgo });
 
     expect(await store().count(rule(), ranges)).toBe(1);
     expect(await sweep(ranges)).toBe(1);
     expect(await exists(expired)).toBe(false);
     for (const key of [...kept, plain, list]) expect(await exists(key), key).toBe(true);
+    expect(await store().unjudged(rule())).toEqual({ 'missing anchor': 1, 'malformed anchor': 5, 'not a hash': 2 });
   });
 
-  it('keeps a key whose anchor moved after it was scanned', async () => {
-    const now = Date.now();
-    const ranges = [{ from: null, to: now - DAY }];
-    const moved = await session('moved', { [FIELD]: String(now - 10 * DAY) });
-    const stays = await session('stays', { [FIELD]: String(now - 10 * DAY) });
-    const scanned: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:session:*`, 'COUNT', 1000);
-      scanned.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    expect(scanned.sort()).toEqual([moved, stays].sort());
-    // The session was used again between the scan and the delete.
-    await redis.hset(moved, FIELD, String(now));
+  it('deletes a judged key only while its anchor still holds the value it was judged by', async () => {
+    const old = String(Date.now() - 10 * DAY);
+    const names = ['stays', 'used-again', 'rewritten-still-old', 'field-removed', 'now-a-string', 'gone'];
+    const keys = await Promise.all(names.map((name) => session(name, { [FIELD]: old, user: name })));
+    const [stays, usedAgain, rewritten, fieldRemoved, nowString, gone] = keys as [string, string, string, string, string, string];
+    // Everything was judged expired by `old`; then, before the delete:
+    await redis.hset(usedAgain, FIELD, String(Date.now()));
+    await redis.hset(rewritten, FIELD, String(Number(old) - DAY));
+    await redis.hdel(fieldRemoved, FIELD);
+    await redis.del(nowString);
+    await redis.set(nowString, old);
+    await redis.del(gone);
 
-    expect(await expireKeys(redis, scanned, FIELD, ranges, true)).toBe(1);
-    expect(await exists(moved)).toBe(true);
+    const judged = keys.map((key) => ({ key: Buffer.from(key), anchor: old }));
+    expect(await deleteIfUnchanged(redis, judged, FIELD)).toBe(1);
     expect(await exists(stays)).toBe(false);
+    // A changed anchor is judged again by the next sweep, never deleted on the old verdict.
+    for (const key of [usedAgain, rewritten, fieldRemoved, nowString]) expect(await exists(key), key).toBe(true);
   });
 
   it('agrees with inRanges on every key across several SCAN pages, and a dry run changes nothing', async () => {
@@ -156,7 +159,7 @@ describe('the redis store', () => {
   });
 
   it('names the URL and where it came from when Redis is unreachable', async () => {
-    const down = new RedisStore('cache', 'redis://:secret@127.0.0.1:1', 'stores.cache.url in test.yaml, from $CACHE_URL');
+    const down = new RedisStore('cache', 'redis://:secret@127.0.0.1:1', 'stores.cache.url in test.yaml, from $CACHE_URL', 'retention');
     const error = await down.ping().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toMatch(/^cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/? \(stores\.cache\.url in test\.yaml, from \$CACHE_URL\): /);
@@ -164,7 +167,7 @@ describe('the redis store', () => {
   });
 
   it('lets the queue retry a batch that cannot reach Redis, instead of failing it for good', async () => {
-    const down = new RedisStore('cache', 'redis://127.0.0.1:1', 'stores.cache.url in test.yaml');
+    const down = new RedisStore('cache', 'redis://127.0.0.1:1', 'stores.cache.url in test.yaml', 'retention');
     const spec = { rule: rule(), ranges: [{ from: null, to: Date.now() }], keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT };
     const error = await down.apply(spec).catch((e: unknown) => e);
     expect((error as Error).message).toContain('cannot connect to Redis at redis://127.0.0.1:1');
@@ -193,7 +196,7 @@ describe('a redis sweep through the queue', () => {
         (age > 30 ? expiredKeys : liveKeys).push(key);
       }
       liveKeys.push(await session('no-anchor', { user: 'x' }));
-      const config = env.config([{ id: 'sessions', store: 'cache', keys: `${prefix}:session:*`, anchor: FIELD, retain: 'P30D', action: 'delete' }], {
+      const config = env.config([{ id: 'sessions', store: 'cache', keys: `${prefix}:session:*`, anchor: FIELD, anchorUnit: 'ms', retain: 'P30D', action: 'delete' }], {
         stores: { app: { kind: 'postgres', url: DATABASE_URL }, cache: { kind: 'redis', url: REDIS_URL } },
       });
 
