@@ -1,15 +1,28 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import type { Params } from '../stores/postgres/sql.js';
 import { TEXT_TYPES, type AnonymizeStrategy } from './strategy.js';
 
 /** Keys shorter than this are refused: HMAC-SHA256 is only as strong as its key. */
 export const MIN_HMAC_KEY_BYTES = 32;
 const BLOCK = 64;
-const HEX_DIGEST_LENGTH = 64;
+/** Hex digits of HMAC(key, value) kept: 192 bits, far beyond any collision in one table. */
+const DIGEST_HEX = 48;
+/** Hex digits of the tag that marks the digest as ours: 64 bits. */
+const TAG_HEX = 16;
+const OUTPUT_LENGTH = DIGEST_HEX + TAG_HEX;
+/** Derives the tag key from the HMAC key, so one secret serves both and the tag cannot be made without it. */
+const TAG_KEY_LABEL = 'retention hmac tag v1';
 
 /**
  * Keyed HMAC-SHA256, hex-encoded. The same input gives the same output under one key, so
  * records can still be joined, but without the key a value cannot be recovered by hashing
  * every plausible email or phone number (which reverses a plain hash).
+ *
+ * What we write carries its own proof of origin: 48 hex digits of HMAC(key, value), then
+ * 16 hex digits of HMAC(tagKey, those 48 digits). A value counts as already anonymized
+ * only when its tag verifies under our key; anything else, however hashed it looks (a
+ * plain sha256 of an email, an older version's output), is still personal data or may be,
+ * and is hashed. A foreign value passes by chance with probability 2^-64.
  *
  * Computed inside PostgreSQL so an anonymize batch is one UPDATE: HMAC is built from the
  * built-in sha256() as H((K^opad) || H((K^ipad) || m)) (RFC 2104), with the padded keys
@@ -17,30 +30,63 @@ const HEX_DIGEST_LENGTH = 64;
  */
 export const hmacStrategy: AnonymizeStrategy = {
   name: 'hmac',
-  description: 'replace text with its keyed HMAC-SHA256 (hex), key from $RETENTION_HMAC_KEY',
+  description: `replace text with a keyed HMAC-SHA256 (${OUTPUT_LENGTH} hex: digest and a tag proving it is ours), key from $RETENTION_HMAC_KEY`,
   problemWith: (column) => {
-    if (!TEXT_TYPES.has(column.baseType)) return `column ${column.name} is ${column.type}; "hmac" writes 64 hex characters of text`;
-    if (column.maxLength !== null && column.maxLength < HEX_DIGEST_LENGTH) {
-      return `column ${column.name} is ${column.type}, too short for a 64-character HMAC`;
+    if (!TEXT_TYPES.has(column.baseType)) return `column ${column.name} is ${column.type}; "hmac" writes ${OUTPUT_LENGTH} hex characters of text`;
+    if (column.maxLength !== null && column.maxLength < OUTPUT_LENGTH) {
+      return `column ${column.name} is ${column.type}, too short for a ${OUTPUT_LENGTH}-character HMAC`;
     }
     return undefined;
   },
   assign: ({ sql: column }, params, context) => {
-    const { inner, outer } = hmacPads(requireKey(context.hmacKey));
+    const sql = hmacSql(params, requireKey(context.hmacKey));
     // Unlike the other strategies, hashing is not idempotent, and a row is updated when any
-    // of its columns is pending: a value already hashed must be kept, not hashed again, or
-    // it would no longer join with the rows hashed once.
-    return `CASE WHEN ${isHashed(column)} THEN ${column} ELSE encode(sha256(${params.add(outer)}::bytea || sha256(${params.add(inner)}::bytea || convert_to(${column}::text, 'UTF8'))), 'hex') END`;
+    // of its columns is pending: a value we already wrote must be kept, not hashed again,
+    // or it would no longer join with the rows hashed once.
+    const digest = `substr(${sql.digest(`convert_to(${column}::text, 'UTF8')`)}, 1, ${DIGEST_HEX})`;
+    return `CASE WHEN ${sql.written(column)} THEN ${column} ELSE ${digest} || ${sql.tag(digest)} END`;
   },
-  pending: ({ sql: column }) => `(${column} IS NOT NULL AND NOT ${isHashed(column)})`,
+  pending: ({ sql: column }, params, context) => `(${column} IS NOT NULL AND NOT ${hmacSql(params, requireKey(context.hmacKey)).written(column)})`,
 };
 
+/** What `hmac` writes for `value` under `key`, computed here: the reference the SQL must agree with. */
+export function hmacValue(key: Buffer, value: string): string {
+  const digest = createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, DIGEST_HEX);
+  return digest + createHmac('sha256', tagKey(key)).update(digest, 'utf8').digest('hex').slice(0, TAG_HEX);
+}
+
+function tagKey(key: Buffer): Buffer {
+  return createHmac('sha256', key).update(TAG_KEY_LABEL, 'utf8').digest();
+}
+
 /**
- * A value that is already 64 lowercase hex digits is taken as done; no email, phone
- * number or name has that shape.
+ * SQL fragments for the digest, the tag and the "written by us" test. Each pair of padded
+ * keys is bound once, on first use: a bind value the statement never uses has no type and
+ * PostgreSQL refuses the statement.
  */
-function isHashed(column: string): string {
-  return `${column} ~ '^[0-9a-f]{64}$'`;
+function hmacSql(params: Params, key: Buffer) {
+  const bound = (pads: () => { inner: Buffer; outer: Buffer }) => {
+    let placeholders: { inner: string; outer: string } | undefined;
+    return () => {
+      if (!placeholders) {
+        const { inner, outer } = pads();
+        placeholders = { inner: params.add(inner), outer: params.add(outer) };
+      }
+      return placeholders;
+    };
+  };
+  const valuePads = bound(() => hmacPads(key));
+  const tagPads = bound(() => hmacPads(tagKey(key)));
+  const hmacHex = ({ inner, outer }: { inner: string; outer: string }, message: string) =>
+    `encode(sha256(${outer}::bytea || sha256(${inner}::bytea || ${message})), 'hex')`;
+  const tag = (hex: string) => `substr(${hmacHex(tagPads(), `convert_to(${hex}, 'UTF8')`)}, 1, ${TAG_HEX})`;
+  return {
+    digest: (message: string) => hmacHex(valuePads(), message),
+    tag,
+    // ::text: compared case-sensitively even in a citext column, and without char(n) padding.
+    written: (column: string) =>
+      `(${column}::text ~ '^[0-9a-f]{${OUTPUT_LENGTH}}$' AND substr(${column}::text, ${DIGEST_HEX + 1}) = ${tag(`substr(${column}::text, 1, ${DIGEST_HEX})`)})`,
+  };
 }
 
 function requireKey(key: Buffer | null): Buffer {

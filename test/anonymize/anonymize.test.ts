@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestEnv, TEST_HMAC_KEY, type TestEnv } from '../helpers/test-env.js';
 import { REDACTED } from '../../src/anonymize/redact.js';
+import { hmacValue } from '../../src/anonymize/hmac.js';
 import { verifyAudit } from '../../src/audit/verify-audit.js';
 
 let env: TestEnv;
@@ -12,7 +13,15 @@ afterEach(async () => {
   await env.cleanup();
 });
 
-const hmac = (value: string) => createHmac('sha256', TEST_HMAC_KEY).update(value).digest('hex');
+/**
+ * What `hmac` writes, computed independently: 48 hex of HMAC(key, value), then 16 hex of
+ * HMAC(tagKey, those 48) with tagKey = HMAC(key, "retention hmac tag v1").
+ */
+const hmac = (value: string) => {
+  const digest = createHmac('sha256', TEST_HMAC_KEY).update(value).digest('hex').slice(0, 48);
+  const tagKey = createHmac('sha256', TEST_HMAC_KEY).update('retention hmac tag v1').digest();
+  return digest + createHmac('sha256', tagKey).update(digest).digest('hex').slice(0, 16);
+};
 
 /** Rows by label: `old` rows are past P30D, `recent` is not, `undated` has a NULL anchor. */
 async function createPeople(): Promise<void> {
@@ -122,9 +131,9 @@ describe('anonymize strategies', () => {
     expect(await people()).toEqual(after);
   });
 
-  it('does not hash an already hashed value again when another column of the row is still pending', async () => {
+  it('does not hash a value it hashed itself again when another column of the row is still pending', async () => {
     // A rule that gained a column ({email: hmac} -> {email: hmac, name: null}) meets rows whose
-    // email is already hashed. Hashing it twice would break the joins hmac exists for.
+    // email it already hashed. Hashing it twice would break the joins hmac exists for.
     await createPeople();
     await env.sql(`UPDATE ${env.schema}.people SET email = $1 WHERE label = 'old-1'`, [hmac('ada@example.com')]);
     const config = env.config([rule({ email: 'hmac', name: 'null' })]);
@@ -133,5 +142,13 @@ describe('anonymize strategies', () => {
     const after = await people();
     expect(after['old-1']).toMatchObject({ name: null, email: hmac('ada@example.com') });
     expect(after['old-2']).toMatchObject({ name: null, email: hmac('jürgen@example.de') });
+  });
+
+  it('hmacValue, the reference for what the SQL writes, follows the documented format: 64 hex for UTF-8 input', async () => {
+    const key = Buffer.from(TEST_HMAC_KEY, 'utf8');
+    for (const value of ['ada@example.com', 'jürgen@example.de', '']) {
+      expect(hmacValue(key, value)).toBe(hmac(value));
+      expect(hmacValue(key, value)).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 });
