@@ -18,7 +18,15 @@ export class UserError extends Error {
 export interface ConfigProblem {
   path: string;
   message: string;
+  /**
+   * `warning`: worth a person's attention but not wrong (`check` prints it and still
+   * succeeds; commands that act ignore it). Absent means an error.
+   */
+  severity?: 'warning';
 }
+
+/** True for a problem that blocks: anything not marked as a warning. */
+export const isError = (problem: ConfigProblem): boolean => problem.severity !== 'warning';
 
 /** A config that failed validation; carries every problem, not just the first. */
 export class ConfigError extends UserError {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openRuntime } from '../runtime/runtime.js';
-import { configProblemsError, inspectLive } from './inspect-config.js';
+import { configProblemsError, inspectLiveReport } from './inspect-config.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
 
 export function registerCheck(program: Command): void {
@@ -12,7 +12,9 @@ export function registerCheck(program: Command): void {
       const config = readConfig(options);
       const runtime = openRuntime(config);
       try {
-        const problems = await inspectLive(runtime, config.rules, { redis: true });
+        const { problems, warnings } = await inspectLiveReport(runtime, config.rules, { redis: true });
+        // Warnings first, so that they are seen whether or not an error follows.
+        for (const w of warnings) console.error(`retention: warning: ${config.file}: ${w.path ? `${w.path}: ` : ''}${w.message}`);
         if (problems.length > 0) throw configProblemsError(config, problems);
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
         console.log(`${config.file}: ok (${plural(config.rules.length, 'rule')}, ${plural(Object.keys(config.stores).length, 'store')}, time zone ${config.timezone})`);

@@ -1,22 +1,37 @@
-import type { ConfigProblem } from '../errors.js';
+import { auditKeyProblem } from '../audit/audit-key.js';
+import { isError, type ConfigProblem } from '../errors.js';
 import { describeOrigin, type Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import { probeRedis } from '../queue/redis-connection.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ping } from '../stores/postgres/connect.js';
+import { resolvedSchema } from '../stores/postgres/inspect-rule-values.js';
+import { PostgresStore } from '../stores/postgres/postgres-store.js';
 import { UserError } from '../errors.js';
 
 /**
  * The live half of `check`: every service answers and every rule's table and columns are
- * what the rule says. Reads catalogs only; changes nothing.
+ * what the rule says. Reads catalogs only; changes nothing. Returns the problems that
+ * block; warnings only `inspectLiveReport` returns.
  */
-export async function inspectLive(
+export async function inspectLive(runtime: Runtime, rules: readonly Rule[], options: { redis: boolean }): Promise<ConfigProblem[]> {
+  return (await inspectLiveReport(runtime, rules, options)).problems;
+}
+
+/** `inspectLive` with the warnings too (things worth a look that block nothing), for `check`. */
+export async function inspectLiveReport(
   runtime: Runtime,
   rules: readonly Rule[],
   options: { redis: boolean },
-): Promise<ConfigProblem[]> {
+): Promise<{ problems: ConfigProblem[]; warnings: ConfigProblem[] }> {
   const { config } = runtime;
   const problems: ConfigProblem[] = [];
+  // The commands that use the queue (check, run, worker) are the ones that sweep, and every
+  // sweep appends to the audit log: refuse them before anything is touched without its key.
+  if (options.redis) {
+    const keyProblem = auditKeyProblem(runtime.auditKey);
+    if (keyProblem) problems.push({ path: 'environment', message: keyProblem });
+  }
   const unreachable = async (path: string, probe: () => Promise<unknown>) => {
     try {
       await probe();
@@ -48,9 +63,14 @@ export async function inspectLive(
   for (const rule of rules) {
     if (down.has(rule.store)) continue;
     const index = config.rules.indexOf(rule);
-    problems.push(...(await runtime.storeFor(rule).inspect(rule, `rules[${index}]`, runtime.contextFor(rule))));
+    const store = runtime.storeFor(rule);
+    problems.push(...(await store.inspect(rule, `rules[${index}]`, runtime.contextFor(rule))));
+    // The state schema (audit log, sweeps) is never a rule's to sweep, however the name resolves.
+    if (store instanceof PostgresStore && (await resolvedSchema(store.database, rule.table)) === config.stateSchema) {
+      problems.push({ path: `rules[${index}].table`, message: `${rule.table.name} resolves to a table in ${config.stateSchema}, this config's own state schema (stateSchema); retention rules never sweep it` });
+    }
   }
-  return problems;
+  return { problems: problems.filter(isError), warnings: problems.filter((p) => !isError(p)) };
 }
 
 export function configProblemsError(config: Config, problems: readonly ConfigProblem[]): UserError {

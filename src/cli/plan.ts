@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { UserError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { isError, UserError } from '../errors.js';
 import type { AnchorRange } from '../policy/expiry.js';
 import type { Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
@@ -8,7 +9,9 @@ import { loadConfig } from '../policy/load-config.js';
 import { confirmToken, exceedsLimits } from '../planner/blast-radius.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
+import { formatUnjudged } from './format-unjudged.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, selectRules, type ConfigOption } from './load-runtime.js';
 
@@ -25,6 +28,10 @@ interface RulePlan {
   ranges: AnchorRange[];
   /** Set when a sweep now would be blocked by the rule's limits. */
   blocked: { reason: string; confirm: string } | null;
+  /** Rows other tables would lose (or have rewritten) through foreign keys, by table; counted by the limits. */
+  cascaded: Record<string, number>;
+  /** Items the rule covers but can never judge (no anchor, a malformed one): kept, and shown so nobody assumes they went. */
+  unjudged: Unjudged;
   /** With --diff: how the old config's rule of the same id compares. */
   change?: { status: 'new' | 'changed' | 'unchanged'; before: number | null; newly: number; noLonger: number };
 }
@@ -41,19 +48,23 @@ export function registerPlan(program: Command): void {
     .action(async (options: PlanOptions) => {
       const config = readConfig(options);
       const rules = selectRules(config, options.rule);
-      const previous = options.diff === undefined ? null : loadConfig(options.diff);
+      const previous = options.diff === undefined ? null : readPrevious(options.diff);
+      const given = options.now === undefined ? null : parseNow(options.now);
       const runtime = openRuntime(config);
       try {
         const problems = await inspectLive(runtime, rules, { redis: false });
         if (problems.length > 0) throw configProblemsError(config, problems);
-        const now = options.now === undefined ? await databaseNow(runtime) : parseNow(options.now);
+        const now = given ?? (await databaseNow(runtime));
         const cache = new Map<string, AnchorRange[]>();
         const plans: RulePlan[] = [];
         for (const rule of rules) {
           const plan = planSweep(rule, now, cache);
           const store = runtime.storeFor(rule);
           const affected = await store.count(rule, plan.ranges, runtime.contextFor(rule));
-          const result: RulePlan = { rule, affected, ranges: plan.ranges, blocked: await blockedBy(runtime, config, rule, affected) };
+          const cascaded = (await store.countCascades?.(rule, plan.ranges, runtime.contextFor(rule))) ?? {};
+          const limited = affected + Object.values(cascaded).reduce((sum, n) => sum + n, 0);
+          const unjudged = await store.unjudged(rule);
+          const result: RulePlan = { rule, affected, cascaded, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
           if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
           plans.push(result);
         }
@@ -64,7 +75,7 @@ export function registerPlan(program: Command): void {
         console.log(`now: ${now.toISOString()}${options.now === undefined ? ' (state database clock)' : ' (--now)'}\n`);
         console.log(
           formatTable(
-            ['rule', 'action', 'table', 'retain', 'anchors up to', 'affected', 'limits', ...(previous ? ['vs old', 'newly', 'no longer'] : [])],
+            ['rule', 'action', 'table', 'retain', 'anchors up to', 'affected', 'not judged', 'limits', ...(previous ? ['vs old', 'newly', 'no longer'] : [])],
             plans.map((p) => [
               p.rule.id,
               p.rule.action,
@@ -72,17 +83,29 @@ export function registerPlan(program: Command): void {
               p.rule.retain,
               latestExpired(p.ranges),
               p.affected,
+              formatUnjudged(p.unjudged),
               p.blocked ? 'BLOCKED' : 'ok',
               ...(p.change ? [p.change.status, p.change.newly, p.change.noLonger] : []),
             ]),
           ),
         );
+        for (const p of plans.filter((x) => Object.keys(x.cascaded).length > 0)) {
+          console.log(`${p.rule.id} cascades into: ${Object.entries(p.cascaded).map(([table, n]) => `${table} (${n})`).join(', ')}`);
+        }
         if (previous) {
           for (const id of removedRules(previous, config)) console.log(`rule ${id} is in ${previous.file} but not in ${config.file}: it would stop sweeping`);
         }
         for (const p of plans.filter((x) => x.blocked)) {
-          console.log(`\n${p.rule.id}: a sweep now ${p.blocked!.reason}; it would stop before touching anything.`);
-          console.log(`  If this is intended: retention run --rule ${p.rule.id} --confirm ${p.blocked!.confirm}`);
+          if (options.now === undefined) {
+            console.log(`\n${p.rule.id}: a sweep now ${p.blocked!.reason}; it would stop before touching anything.`);
+            console.log(`  If this is intended: retention run --rule ${p.rule.id} --confirm ${p.blocked!.confirm}`);
+          } else {
+            // A run judges expiry at the state database's clock when it runs, never at --now:
+            // what it counts then, and so whether a token covers it, may differ.
+            console.log(`\n${p.rule.id}: a sweep at ${now.toISOString()} (--now) ${p.blocked!.reason}; it would stop before touching anything.`);
+            console.log(`  A run judges expiry at the state database's clock when it runs, not at --now; run "retention plan --rule ${p.rule.id}" without --now for a token a run now takes.`);
+            console.log(`  At ${now.toISOString()}, this would confirm up to ${p.blocked!.confirm.split('.')[0]} rows: retention run --rule ${p.rule.id} --confirm ${p.blocked!.confirm}`);
+          }
         }
       } finally {
         await runtime.close();
@@ -95,16 +118,27 @@ function toJson(p: RulePlan) {
     id: p.rule.id,
     action: p.rule.action,
     affected: p.affected,
+    ...(Object.keys(p.cascaded).length > 0 ? { cascaded: p.cascaded } : {}),
+    unjudged: p.unjudged,
     ...(p.blocked ? { blocked: p.blocked } : {}),
     ...(p.change ? { diff: p.change } : {}),
   };
 }
 
-/** Whether a sweep now would be stopped by the rule's limits, and the token that confirms it. */
-async function blockedBy(runtime: Runtime, config: Config, rule: Rule, affected: number): Promise<RulePlan['blocked']> {
+/**
+ * Whether a sweep would be stopped by the rule's limits, and the token that confirms it:
+ * bound to the rule as resolved (`rule.hash`), the same token `run` checks.
+ */
+async function blockedBy(runtime: Runtime, rule: Rule, affected: number): Promise<RulePlan['blocked']> {
   if (rule.limits.maxRowsPerRun === null && rule.limits.maxFraction >= 1) return null;
   const reason = exceedsLimits(rule.limits, affected, await runtime.storeFor(rule).total(rule));
-  return reason === null ? null : { reason, confirm: confirmToken(rule.id, config.hash, affected) };
+  return reason === null ? null : { reason, confirm: confirmToken(rule.hash, affected) };
+}
+
+/** The --diff config; a missing file is named as --diff's, not as --config's. */
+function readPrevious(file: string): Config {
+  if (!existsSync(file)) throw new UserError(`--diff: config file not found: ${file}`);
+  return loadConfig(file);
 }
 
 /**
@@ -114,9 +148,11 @@ async function blockedBy(runtime: Runtime, config: Config, rule: Rule, affected:
 async function compare(runtime: Runtime, previous: Config, rule: Rule, ranges: AnchorRange[], affected: number, now: Date): Promise<RulePlan['change']> {
   const old = previous.rules.find((r) => r.id === rule.id);
   if (!old) return { status: 'new', before: null, newly: affected, noLonger: 0 };
+  // The same definition hash: the same selection and action in the same store, whatever the store kind.
+  if (old.hash === rule.hash) return { status: 'unchanged', before: affected, newly: 0, noLonger: 0 };
   const store = runtime.storeFor(rule);
   const sameTarget = old.store === rule.store && old.keys === rule.keys && old.table.schema === rule.table.schema && old.table.name === rule.table.name;
-  const oldProblems = sameTarget ? await store.inspect(old, `${previous.file}: rule ${old.id}`, runtime.contextFor(old)) : [];
+  const oldProblems = sameTarget ? (await store.inspect(old, `${previous.file}: rule ${old.id}`, runtime.contextFor(old))).filter(isError) : [];
   if (!sameTarget || oldProblems.length > 0 || !store.countChange) {
     // Different table (or the old rule no longer fits it): everything it would change is new.
     return { status: 'changed', before: null, newly: affected, noLonger: 0 };
@@ -124,8 +160,7 @@ async function compare(runtime: Runtime, previous: Config, rule: Rule, ranges: A
   const oldRanges = planSweep(old, now).ranges;
   const { newly, noLonger } = await store.countChange(rule, ranges, { rule: old, ranges: oldRanges }, runtime.contextFor(rule));
   const before = await store.count(old, oldRanges, runtime.contextFor(old));
-  const same = JSON.stringify({ ...old, source: null, schedule: null }) === JSON.stringify({ ...rule, source: null, schedule: null });
-  return { status: same ? 'unchanged' : 'changed', before, newly, noLonger };
+  return { status: 'changed', before, newly, noLonger };
 }
 
 function removedRules(previous: Config, config: Config): string[] {
@@ -137,9 +172,16 @@ async function databaseNow(runtime: Runtime): Promise<Date> {
   return rows[0]!.now;
 }
 
+/** The years --now may name: wide enough for any real question, narrow enough that expiry stays within years PostgreSQL reads. */
+const NOW_YEARS = { from: 1900, to: 2999 };
+
 function parseNow(text: string): Date {
   const parsed = DateTime.fromISO(text, { setZone: true });
   if (!parsed.isValid) throw new UserError(`--now: ${JSON.stringify(text)} is not an ISO-8601 instant, e.g. 2027-01-01T00:00:00Z`);
+  const year = parsed.toUTC().year;
+  if (!(year >= NOW_YEARS.from && year <= NOW_YEARS.to)) {
+    throw new UserError(`--now: ${JSON.stringify(text)} is outside the years ${NOW_YEARS.from}-${NOW_YEARS.to} that plan judges expiry at`);
+  }
   return parsed.toJSDate();
 }
 

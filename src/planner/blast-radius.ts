@@ -19,24 +19,26 @@ export function exceedsLimits(limits: Limits, affected: number, total: number): 
 }
 
 /**
- * A confirmation for one rule, config and count: `<count>.<check>`. It allows a sweep of
- * at most that many rows under that exact config; a bigger sweep, or any config change,
- * needs a new one. It guards against mistakes, not against an attacker who can run the CLI.
+ * A confirmation for one rule definition and count: `<count>.<check>`. It allows a sweep of
+ * at most that many rows of the rule as resolved (its definition hash, `Rule.hash`: after
+ * `${VAR}` interpolation, with its store); a bigger sweep, or any change to what the rule
+ * selects, where, or does, needs a new one, even when the file's text is unchanged. It
+ * guards against mistakes, not against an attacker who can run the CLI.
  */
-export function confirmToken(ruleId: string, configHash: string, affected: number): string {
-  return `${affected}.${check(ruleId, configHash, affected)}`;
+export function confirmToken(ruleHash: string, affected: number): string {
+  return `${affected}.${check(ruleHash, affected)}`;
 }
 
-/** True when `token` confirms a sweep of `affected` rows of this rule under this config. */
-export function tokenAllows(token: string, ruleId: string, configHash: string, affected: number): boolean {
+/** True when `token` confirms a sweep of `affected` rows of the rule with this definition hash. */
+export function tokenAllows(token: string, ruleHash: string, affected: number): boolean {
   const match = /^(\d+)\.([0-9a-f]{10})$/.exec(token);
   if (!match) return false;
   const confirmed = Number(match[1]);
-  return match[2] === check(ruleId, configHash, confirmed) && affected <= confirmed;
+  return match[2] === check(ruleHash, confirmed) && affected <= confirmed;
 }
 
-function check(ruleId: string, configHash: string, affected: number): string {
-  return createHash('sha256').update(`${ruleId}\n${configHash}\n${affected}`).digest('hex').slice(0, 10);
+function check(ruleHash: string, affected: number): string {
+  return createHash('sha256').update(`${ruleHash}\n${affected}`).digest('hex').slice(0, 10);
 }
 
 function percent(fraction: number): string {

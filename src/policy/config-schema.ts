@@ -56,6 +56,13 @@ export const ruleSchema = z.strictObject({
   keys: z.string().min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' }).optional(),
   key: identifier('key column').default('id'),
   anchor: identifier('anchor column'),
+  /** Redis stores, required there: how the anchor field is written. */
+  anchorUnit: z.enum(['ms', 's', 'iso'], { error: (issue) => `${JSON.stringify(issue.input)} is not an anchor unit (ms, s or iso)` }).optional(),
+  /**
+   * PostgreSQL `timestamp`/`date` anchors: the zone their wall-clock times are written in.
+   * Default: the store's anchorZone, else the config's timezone.
+   */
+  anchorZone: z.string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' }).optional(),
   retain: isoDuration('P6M'),
   action: z.enum(['delete', 'anonymize'], { error: (issue) => `${JSON.stringify(issue.input)} is not an action (delete or anonymize)` }),
   where: z.record(z.string().regex(IDENTIFIER, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid column name` }), whereValue).optional(),
@@ -71,11 +78,19 @@ export const ruleSchema = z.strictObject({
     .optional(),
   batchSize: z.number().int().min(100).max(1_000_000).optional(),
   limits: limitsSchema.optional(),
+  /**
+   * PostgreSQL delete rules: `allow` lets deletes remove (or rewrite) rows of other tables
+   * through ON DELETE CASCADE / SET NULL / SET DEFAULT foreign keys; they are then counted,
+   * limited and audited per table. Without it such a rule is refused at `check`.
+   */
+  cascades: z.literal('allow', { error: (issue) => `${JSON.stringify(issue.input)} is not a cascades setting (the only one is allow)` }).optional(),
 });
 
 const postgresStore = z.strictObject({
   kind: z.literal('postgres'),
   url: z.string({ error: 'url is required' }).regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
+  /** The zone `timestamp`/`date` anchor columns of this database are written in; a rule's own anchorZone wins. */
+  anchorZone: z.string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' }).optional(),
 });
 
 const redisStore = z.strictObject({

@@ -3,6 +3,8 @@ import type { Rule } from './rule.js';
 export interface PostgresStoreConfig {
   kind: 'postgres';
   url: string;
+  /** Default zone of its rules' `timestamp`/`date` anchors. */
+  anchorZone?: string;
 }
 
 export interface RedisStoreConfig {

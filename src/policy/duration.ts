@@ -8,13 +8,21 @@ import { Duration } from 'luxon';
 const ISO_DURATION =
   /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 
+/** The longest duration accepted, in years of 365 days. */
+export const MAX_DURATION_YEARS = 1000;
+
 /** Why `text` is not an acceptable retention duration, or undefined when it is. */
 export function durationProblem(text: string): string | undefined {
   if (!ISO_DURATION.test(text)) {
     return `${JSON.stringify(text)} is not an ISO-8601 duration, e.g. P6M, P180D, P3Y or PT12H (whole numbers only)`;
   }
-  const ms = Duration.fromISO(text).as('milliseconds');
+  const duration = Duration.fromISO(text);
+  if (!duration.isValid || !Number.isFinite(duration.as('years'))) return `${JSON.stringify(text)} is not a duration luxon can read`;
+  const ms = duration.as('milliseconds');
   if (!(ms > 0)) return `${JSON.stringify(text)} is zero; a retention period must be positive`;
+  // Beyond this the expiry of a row written today falls outside the years PostgreSQL and
+  // JavaScript dates share (a 3000-year period is a typo, not a policy).
+  if (duration.as('years') > MAX_DURATION_YEARS) return `${JSON.stringify(text)} is longer than ${MAX_DURATION_YEARS} years, the longest period accepted`;
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { DateTime, Duration, IANAZone, Info, type Zone } from 'luxon';
+import { UserError } from '../errors.js';
 import { isFixedLength } from './duration.js';
 
 /**
@@ -49,7 +50,7 @@ const SAMPLE_STEP = 5 * MINUTE;
 export function expiredRanges(now: number, retain: Duration, zone: string): AnchorRange[] {
   const iana = IANAZone.create(zone);
   if (!iana.isValid) throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
-  if (isFixedLength(retain)) return [{ from: null, to: now - retain.as('milliseconds') }];
+  if (isFixedLength(retain)) return withinSqlYears([{ from: null, to: now - retain.as('milliseconds') }], now, retain);
   // UTC (and GMT) as luxon's own fixed-offset zone: the same instants, without asking Intl.
   const fixed = Info.normalizeZone(zone);
   const tz: Zone = fixed.isUniversal ? fixed : iana;
@@ -78,6 +79,25 @@ export function expiredRanges(now: number, retain: Duration, zone: string): Anch
     addExpiredPart(ranges, start, end, now - k);
     start = end + 1;
     if (start <= hi) k = offsetAt(start);
+  }
+  return withinSqlYears(ranges, now, retain);
+}
+
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the instants PostgreSQL and ISO-8601 strings both read. */
+// Date.UTC maps years 0-99 to 1900-1999, so year 1 is set explicitly.
+const MIN_INSTANT = new Date(Date.UTC(2000, 0, 1)).setUTCFullYear(1);
+const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Every bound inside years 1..9999, or a UserError: an instant outside them prints as
+ * "+010000-..." or "0000-...", which PostgreSQL refuses (or reads as another year).
+ * Retention periods (at most 1000 years) and `--now` are bounded so this never happens;
+ * this keeps a bad instant from reaching SQL if they ever are not.
+ */
+function withinSqlYears(ranges: AnchorRange[], now: number, retain: Duration): AnchorRange[] {
+  const outside = (ms: number) => !(ms >= MIN_INSTANT && ms <= MAX_INSTANT);
+  if (ranges.some((r) => (r.from !== null && outside(r.from)) || outside(r.to))) {
+    throw new UserError(`the expiry of ${retain.toISO()} at ${new Date(now).toISOString()} falls outside the years 1-9999 that PostgreSQL reads`);
   }
   return ranges;
 }

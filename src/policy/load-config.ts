@@ -9,7 +9,9 @@ import { configSchema, ruleSchema, type RawConfig, type RawRule } from './config
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
 import { ruleDefinitionHash } from './rule-hash.js';
-import type { Limits, Rule, Schedule, WhereFilter } from './rule.js';
+import type { FilterValue, Limits, Rule, Schedule, WhereFilter } from './rule.js';
+import { zoneProblem } from './time-zone.js';
+import { DECIMAL_NUMBER, unsafeStringProblems, whereNumberSources } from './yaml-values.js';
 import cronParser from 'cron-parser';
 
 /** Rows per batch when a delete rule does not say: one statement well under a second. */
@@ -38,6 +40,9 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
   return flag ?? env.RETENTION_CONFIG ?? DEFAULT_CONFIG_PATH;
 }
 
+/** Alias expansions one config may make; real configs use a handful. */
+const MAX_ALIAS_COUNT = 100;
+
 /** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
@@ -65,7 +70,16 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const problems: ConfigProblem[] = [];
   const origins: Origins = new Map();
-  const raw = interpolate(doc.toJS(), env, problems, origins);
+  let js: unknown;
+  try {
+    // Aliases are expanded here; the library refuses a file that expands too many
+    // (an "alias bomb": a few lines that would take gigabytes).
+    js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    throw new ConfigError(file, [{ path: '', message: `YAML: ${(error as Error).message} (more than ${MAX_ALIAS_COUNT} alias expansions)` }]);
+  }
+  const raw = interpolate(js, env, problems, origins);
+  problems.push(...unsafeStringProblems(raw));
 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '', message: 'the config must be a mapping with stores and rules' }]);
@@ -75,7 +89,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
 
   const config = parsed.data;
-  const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, problems));
+  const numbers = whereNumberSources(doc);
+  const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, problems, numbers));
   problems.push(...crossChecks(config));
   if (problems.length > 0) throw new ConfigError(file, problems);
 
@@ -96,8 +111,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
 function crossChecks(config: RawConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (!IANAZone.isValidZone(config.timezone)) {
-    problems.push({ path: 'timezone', message: `${JSON.stringify(config.timezone)} is not an IANA time zone (e.g. UTC, Europe/Berlin, Asia/Shanghai)` });
+  const timezone = zoneProblem(config.timezone);
+  if (timezone) problems.push({ path: 'timezone', message: timezone });
+  for (const [name, store] of Object.entries(config.stores)) {
+    const zone = 'anchorZone' in store && store.anchorZone !== undefined ? zoneProblem(store.anchorZone) : undefined;
+    if (zone) problems.push({ path: `stores.${name}.anchorZone`, message: zone });
   }
   const seen = new Map<string, number>();
   config.rules.forEach((rule, i) => {
@@ -108,7 +126,7 @@ function crossChecks(config: RawConfig): ConfigProblem[] {
   return problems;
 }
 
-function buildRule(raw: RawRule, path: string, config: RawConfig, problems: ConfigProblem[]): Rule {
+function buildRule(raw: RawRule, path: string, config: RawConfig, problems: ConfigProblem[], numbers: ReadonlyMap<string, string>): Rule {
   const problem = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
   if (!(raw.store in config.stores)) {
     const known = Object.keys(config.stores);
@@ -120,9 +138,20 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     if (raw.table !== undefined) problem('table', 'a rule on a redis store sweeps keys, not a table: use keys');
     if (raw.action !== 'delete') problem('action', 'a rule on a redis store can only delete keys');
     if (raw.where !== undefined) problem('where', 'filters apply to PostgreSQL tables only');
+    if (raw.anchorZone !== undefined) problem('anchorZone', 'anchorZone is for timestamp and date columns of PostgreSQL tables; a Redis anchor is an instant');
+    if (raw.anchorUnit === undefined) {
+      problem('anchorUnit', 'a rule on a redis store needs anchorUnit: how its anchor field is written (ms: epoch milliseconds, s: epoch seconds, iso: an ISO-8601 instant with offset)');
+    }
   } else {
     if (raw.table === undefined) problem('table', 'is required: the table to sweep (name or schema.name)');
     if (raw.keys !== undefined) problem('keys', 'keys is for redis stores; this rule sweeps a table');
+    const schema = raw.table?.includes('.') ? raw.table.slice(0, raw.table.indexOf('.')) : null;
+    if (schema !== null && systemSchema(schema, config.stateSchema)) {
+      problem('table', `${raw.table} is in ${schema}, ${schema === config.stateSchema ? "this config's own state schema (stateSchema)" : 'a PostgreSQL system schema'}; retention rules never sweep it`);
+    }
+    const zone = raw.anchorZone === undefined ? undefined : zoneProblem(raw.anchorZone);
+    if (zone) problem('anchorZone', zone);
+    if (raw.anchorUnit !== undefined) problem('anchorUnit', 'anchorUnit is for redis stores; a table\'s anchor column has a type of its own');
   }
   const anonymize = Object.entries(raw.anonymize ?? {}).map(([column, strategy]) => ({ column, strategy }));
   const key = raw.key;
@@ -131,6 +160,9 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
   }
   if (raw.action === 'delete' && anonymize.length > 0) {
     problem('anonymize', 'only anonymize rules take an anonymize map; this rule deletes whole rows');
+  }
+  if (raw.cascades !== undefined && (kind === 'redis' || raw.action !== 'delete')) {
+    problem('cascades', `cascades is for rules that delete rows of a PostgreSQL table; ${kind === 'redis' ? 'keys have no foreign keys' : 'an anonymize rule deletes nothing, so nothing cascades'}`);
   }
   for (const { column } of anonymize) {
     if (column === key) problem(`anonymize.${column}`, `cannot anonymize the key column ${column}: sweeps are chunked by it`);
@@ -144,18 +176,21 @@ function buildRule(raw: RawRule, path: string, config: RawConfig, problems: Conf
     keys: raw.keys ?? null,
     key,
     anchor: raw.anchor,
+    anchorUnit: kind === 'redis' ? (raw.anchorUnit ?? null) : null,
     retain: raw.retain,
     action: raw.action,
-    where: buildWhere(raw.where ?? {}),
+    where: buildWhere(raw.where ?? {}, `${path}.where`, numbers, problems),
     subject: raw.subject ?? null,
     schedule: parseSchedule(raw.schedule ?? DEFAULT_SCHEDULE, config.timezone, (m) => problem('schedule', m)),
     anonymize,
     batchSize: raw.batchSize ?? (raw.action === 'anonymize' ? DEFAULT_ANONYMIZE_BATCH_SIZE : DEFAULT_BATCH_SIZE),
     timezone: config.timezone,
+    anchorZone: kind === 'redis' ? null : anchorZoneOf(raw, config),
     limits: {
       maxRowsPerRun: raw.limits?.maxRowsPerRun !== undefined ? raw.limits.maxRowsPerRun : (config.limits?.maxRowsPerRun ?? DEFAULT_LIMITS.maxRowsPerRun),
       maxFraction: raw.limits?.maxFraction ?? config.limits?.maxFraction ?? DEFAULT_LIMITS.maxFraction,
     },
+    ...(raw.cascades === 'allow' ? { cascades: 'allow' as const } : {}),
   };
   return { ...rule, hash: ruleDefinitionHash(rule, config.stores[raw.store]) };
 }
@@ -165,13 +200,46 @@ function splitTable(table: string): Rule['table'] {
   return dot === -1 ? { schema: null, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
 }
 
-function buildWhere(where: NonNullable<RawRule['where']>): WhereFilter[] {
+/** The zone a PostgreSQL rule's `timestamp`/`date` anchors are read in: its own, its store's, else the config's. */
+function anchorZoneOf(raw: RawRule, config: RawConfig): NonNullable<Rule['anchorZone']> {
+  if (raw.anchorZone !== undefined) return { name: raw.anchorZone, from: 'rule' };
+  const store = config.stores[raw.store];
+  if (store && 'anchorZone' in store && store.anchorZone !== undefined) return { name: store.anchorZone, from: 'store' };
+  return { name: config.timezone, from: 'timezone' };
+}
+
+/**
+ * Schemas no rule may sweep: PostgreSQL's own (every `pg_*` schema, such as pg_catalog and
+ * pg_toast, and information_schema) and the state schema holding the audit log.
+ */
+export function systemSchema(schema: string, stateSchema: string): boolean {
+  return schema.startsWith('pg_') || schema === 'information_schema' || schema === stateSchema;
+}
+
+function buildWhere(
+  where: NonNullable<RawRule['where']>,
+  path: string,
+  numbers: ReadonlyMap<string, string>,
+  problems: ConfigProblem[],
+): WhereFilter[] {
+  const exact = (value: string | number | boolean, at: string): FilterValue => {
+    if (typeof value === 'string') return { kind: 'string', text: value };
+    if (typeof value === 'boolean') return { kind: 'boolean', text: String(value) };
+    // The digits as written: a JavaScript number has already rounded 9007199254740993.
+    const text = numbers.get(at);
+    if (text === undefined) {
+      problems.push({ path: at, message: `cannot read the number ${value} exactly as written (through an alias or merge key?); write it in place, or quote it for a text column` });
+    } else if (!DECIMAL_NUMBER.test(text)) {
+      problems.push({ path: at, message: `${text} is not a plain decimal number; write it in decimal digits (e.g. 31, -2.5), or quote it for a text column` });
+    }
+    return { kind: 'number', text: text ?? String(value) };
+  };
   return Object.entries(where).map(([column, value]): WhereFilter => {
     if (value === null) return { column, op: 'is-null' };
     if (typeof value === 'object') {
-      return value.not === null ? { column, op: 'not-null' } : { column, op: 'not-eq', value: value.not };
+      return value.not === null ? { column, op: 'not-null' } : { column, op: 'not-eq', value: exact(value.not, `${path}.${column}.not`) };
     }
-    return { column, op: 'eq', value };
+    return { column, op: 'eq', value: exact(value, `${path}.${column}`) };
   });
 }
 

@@ -29,7 +29,8 @@ export interface BatchResult {
   rows: number;
   /**
    * Rows other tables lost with these through `ON DELETE CASCADE` foreign keys, by table
-   * (`schema.table`); absent when nothing cascades.
+   * (`schema.table`), and rows rewritten by `ON DELETE SET NULL`/`SET DEFAULT` ones
+   * (`schema.table (set null)`); absent when nothing cascades.
    */
   cascaded?: Record<string, number>;
   /**
@@ -71,8 +72,18 @@ export interface Store {
    * `plan` and `run` so that data kept for that reason is seen, not silently kept.
    */
   unjudged(rule: Rule): Promise<Unjudged>;
-  /** All rows (or keys) the rule's table holds, for the fraction limit. */
+  /**
+   * All rows (or keys) the rule's table holds, for the fraction limit; for a delete rule
+   * whose deletes cascade, plus the rows of every table they reach (as `countCascades`
+   * adds those tables' rows to the affected count).
+   */
   total(rule: Rule): Promise<number>;
+  /**
+   * Rows other tables would lose (`schema.table`) or have rewritten (`schema.table (set
+   * null)`) through foreign keys if the rule's matching rows were deleted now: for `plan`
+   * and the limits, which count them with the rule's own rows. Empty when nothing cascades.
+   */
+  countCascades?(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<Record<string, number>>;
   /**
    * For `plan --diff`: rows the rule would change now that `previous` (the same rule in
    * an older config) would not, and the reverse. Stores that cannot compare omit it.

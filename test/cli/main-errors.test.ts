@@ -103,7 +103,7 @@ describe('config mistakes found against the live database', () => {
   it('refuses a key column that is not unique, naming the unique ones', async () => {
     const file = configFile([{ ...logsRule, key: 'account_id' }]);
     expect(await oneMessage(['run', '--all', '--config', file])).toBe(
-      `retention: ${file}: rules[0].key: column account_id of ${env.schema}.logs is not a primary key or unique column; sweeps are chunked by it (unique: id)`,
+      `retention: ${file}: rules[0].key: column account_id of ${env.schema}.logs is not a primary key or unique column; sweeps are chunked by ranges of one column, unique and NOT NULL (usable here: id)`,
     );
     await expectUntouched();
   });

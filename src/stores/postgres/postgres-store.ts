@@ -5,11 +5,24 @@ import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Rule } from '../../policy/rule.js';
 import { redactUrl } from '../../redact.js';
-import type { BatchResult, BatchSpec, KeyRange, Store, TransactionHooks } from '../store.js';
+import type { BatchResult, BatchSpec, KeyRange, Store, TransactionHooks, Unjudged } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
+import { applyCascadingBatch, cascadeCountStatement, cascadeProblems, cascadeTotalStatement, countsByLabel, readCascades } from './cascades.js';
 import { ping, withTransaction, type Database } from './connect.js';
+import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
 import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
-import { batchStatement, boundaryStatement, changeStatement, countStatement, keySpanStatement, totalStatement } from './statements.js';
+import { inspectRuleValues } from './inspect-rule-values.js';
+import {
+  batchKeysStatement,
+  batchStatement,
+  boundaryStatement,
+  changeStatement,
+  countStatement,
+  keySpanStatement,
+  nullAnchorStatement,
+  totalStatement,
+} from './statements.js';
+import { structuralProblems } from './structural-problems.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
@@ -47,9 +60,7 @@ export class PostgresStore implements Store {
       if (!info) at(field, `column ${name} does not exist in ${table.resolvedName} (columns: ${[...table.columns.keys()].join(', ')})`);
       return info;
     };
-    if (column('key', rule.key) && !table.uniqueKeys.has(rule.key)) {
-      at('key', `column ${rule.key} of ${table.resolvedName} is not a primary key or unique column; sweeps are chunked by it (unique: ${[...table.uniqueKeys].join(', ') || 'none'})`);
-    }
+    column('key', rule.key);
     const anchor = column('anchor', rule.anchor);
     if (anchor && !ANCHOR_TYPES.has(anchor.baseType)) {
       at('anchor', `column ${rule.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
@@ -64,7 +75,20 @@ export class PostgresStore implements Store {
         at(`anonymize.${name}`, `"hmac" needs the environment variable RETENTION_HMAC_KEY set to a secret of at least ${MIN_HMAC_KEY_BYTES} bytes`);
       }
     }
+    // A nullable or multi-column key, references that block deletes, columns an UPDATE cannot set.
+    for (const { field, message } of structuralProblems(rule, table)) at(field, message);
+    problems.push(...(await inspectRuleValues(this.database, this.name, rule, path, table)));
+    // Rows other tables lose through foreign keys: refused unless the rule allows it.
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+    if (cascades) problems.push(...cascadeProblems(rule, cascades, path));
     return problems;
+  }
+
+  async countCascades(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<Record<string, number>> {
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+    if (!cascades || cascades.targets.length === 0) return {};
+    const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, ranges, context);
+    return countsByLabel(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
   }
 
   async count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number> {
@@ -73,9 +97,17 @@ export class PostgresStore implements Store {
     return Number(rows[0]!.n);
   }
 
+  async unjudged(rule: Rule): Promise<Unjudged> {
+    const { rows } = await this.database.pool.query<{ n: string }>(nullAnchorStatement(rule));
+    const nullAnchors = Number(rows[0]!.n);
+    return nullAnchors > 0 ? { 'null anchor': nullAnchors } : {};
+  }
+
   async total(rule: Rule): Promise<number> {
     const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule));
-    return Number(rows[0]!.n);
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+    const reached = cascades?.targets.length ? (await this.database.pool.query<{ n: string }>(cascadeTotalStatement(cascades))).rows[0]!.n : 0;
+    return Number(rows[0]!.n) + Number(reached);
   }
 
   async countChange(
@@ -110,13 +142,48 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * One batch in one transaction. A statement that fails on some rows' data (a foreign key
+   * still pointing at a row, a value out of range) does not fail the batch: those rows are
+   * isolated, left as they are and returned in `skipped`, and the rest is changed.
+   */
   async apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<BatchResult> {
-    const table = await this.requireTable(batch.rule);
-    const statement = batchStatement(batch.rule, table, batch.ranges, batch.keyRange, batch.dryRun, batch.context);
+    const { rule, ranges, dryRun, context } = batch;
+    const table = await this.requireTable(rule);
     return withTransaction(this.database, async (client) => {
       if (hooks && !(await hooks.before(client))) return { rows: 0 };
-      const result = await client.query<{ n: string }>(statement);
-      const done: BatchResult = { rows: batch.dryRun ? Number(result.rows[0]!.n) : (result.rowCount ?? 0) };
+      // Deletes that cascade are counted per table as they happen (read each batch: a
+      // foreign key added since `check` is not deleted through unseen).
+      const cascades = rule.action === 'delete' ? await readCascades(client, rule.table) : null;
+      const cascading = cascades !== null && (cascades.targets.length > 0 || cascades.cycles.length > 0) ? cascades : null;
+      if (cascading) {
+        const refused = cascadeProblems(rule, cascading, `rule ${rule.id}`);
+        if (refused.length > 0) throw new Error(refused.map((p) => p.message).join('; '));
+      }
+      const change = async (keyRange: KeyRange, dry: boolean): Promise<Changed> => {
+        if (cascading) return applyCascadingBatch(client, { ...batch, keyRange, dryRun: dry }, table, cascading);
+        const result = await client.query<{ n: string }>(batchStatement(rule, table, ranges, keyRange, dry, context));
+        return { rows: dry ? Number(result.rows[0]!.n) : (result.rowCount ?? 0) };
+      };
+      let done: BatchResult;
+      if (dryRun) {
+        done = await change(batch.keyRange, true);
+      } else {
+        // Deferred constraints are checked at each statement, not at COMMIT, so that a row
+        // that breaks one fails its own statement and can be isolated.
+        await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+        const { skipped, ...changed } = await changeIsolatingRows(
+          client,
+          batch.keyRange,
+          {
+            change: (keyRange) => change(keyRange, false),
+            keys: async (keyRange, matching) =>
+              (await client.query<{ k: string }>(batchKeysStatement(rule, table, ranges, keyRange, matching, context))).rows.map((r) => r.k),
+          },
+          (error) => rowErrorReason(error, catalogNames(table)),
+        );
+        done = skipped.length > 0 ? { ...changed, skipped } : changed;
+      }
       await hooks?.after(client, done);
       return done;
     });
@@ -139,4 +206,16 @@ export class PostgresStore implements Store {
     if (!table) throw new Error(`table ${rule.table.name} of rule ${rule.id} does not exist in store ${this.name}`);
     return table;
   }
+}
+
+/** Names a PostgreSQL error message may quote that are not data: the table's, its columns', its constraints', their types. */
+function catalogNames(table: TableInfo): Set<string> {
+  const names = new Set<string>([table.resolvedName, ...table.resolvedName.split('.'), ...table.columns.keys()]);
+  for (const index of table.uniqueIndexes) names.add(index.name);
+  for (const fk of [...table.references, ...table.referencedBy]) {
+    names.add(fk.name);
+    for (const name of [fk.referencing, fk.referenced]) [name, ...name.split('.')].forEach((n) => names.add(n));
+  }
+  for (const column of table.columns.values()) names.add(column.type);
+  return names;
 }

@@ -1,7 +1,7 @@
 import type { AnonymizeContext, ColumnInfo } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import type { AnchorRange } from '../../policy/expiry.js';
-import type { Rule, WhereFilter } from '../../policy/rule.js';
+import type { FilterValue, Rule, WhereFilter } from '../../policy/rule.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { ident, Params, qualified, type Statement } from './sql.js';
@@ -75,6 +75,40 @@ export function batchStatement(
 }
 
 /**
+ * The keys of one batch's rows, in key order, so that a batch that failed can be split
+ * into smaller ranges: those the rule matches, or (`matching` false, when evaluating the
+ * rule's predicate itself fails on some row) every row in the range.
+ */
+export function batchKeysStatement(
+  rule: Rule,
+  table: TableInfo,
+  ranges: readonly AnchorRange[],
+  keyRange: KeyRange,
+  matching: boolean,
+  context: AnonymizeContext,
+): Statement {
+  const params = new Params();
+  const key = ident(rule.key);
+  const where = [keyPredicate(rule.key, keyRange, params), matching ? rulePredicate(rule, table, ranges, params, context) : '']
+    .filter(Boolean)
+    .join(' AND ');
+  return {
+    text: `SELECT ${key}::text AS k FROM ${qualified(rule.table)}${where ? ` WHERE ${where}` : ''} ORDER BY ${key}`,
+    values: params.values,
+  };
+}
+
+/**
+ * Rows the rule's filters select whose anchor is NULL: never expired, so kept for good;
+ * counted so that `plan` and `run` show them.
+ */
+export function nullAnchorStatement(rule: Rule): Statement {
+  const params = new Params();
+  const where = [`${ident(rule.anchor)} IS NULL`, ...rule.where.map((f) => filterPredicate(f, params))].join(' AND ');
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
+}
+
+/**
  * The key that closes a batch of `size` rows after `after`: the size-th key in order, or
  * no row when fewer remain. Walks the unique index only.
  */
@@ -131,7 +165,8 @@ export function rulePredicate(
 /**
  * The anchor lies in one of the expired ranges. A NULL anchor compares as unknown, so it
  * never expires. `timestamp` and `date` columns hold wall-clock times and are read in the
- * rule's time zone.
+ * rule's anchor zone (`anchorZone`, by default the config's `timezone`); `check` has made
+ * sure PostgreSQL reads that name as luxon does.
  */
 function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], params: Params): string {
   if (ranges.length === 0) return 'false';
@@ -140,7 +175,7 @@ function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorR
   const anchor =
     type === 'timestamptz'
       ? column
-      : `(${type === 'date' ? `${column}::timestamp` : column} AT TIME ZONE ${params.add(rule.timezone)}::text)`;
+      : `(${type === 'date' ? `${column}::timestamp` : column} AT TIME ZONE ${params.add(rule.anchorZone?.name ?? rule.timezone)}::text)`;
   const instant = (ms: number) => `${params.add(new Date(ms).toISOString())}::timestamptz`;
   const alternatives = ranges.map((r) =>
     r.from === null ? `${anchor} <= ${instant(r.to)}` : `(${anchor} >= ${instant(r.from)} AND ${anchor} <= ${instant(r.to)})`,
@@ -148,19 +183,36 @@ function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorR
   return alternatives.length === 1 ? alternatives[0]! : `(${alternatives.join(' OR ')})`;
 }
 
+/**
+ * One `where` filter. The value is bound as the text written in the file, untyped, so
+ * PostgreSQL reads it with the column's own type: 9007199254740993 stays that bigint and
+ * '1.10' stays that text. `check` has refused values the column's type cannot take.
+ */
 function filterPredicate(filter: WhereFilter, params: Params): string {
   const column = ident(filter.column);
   switch (filter.op) {
     case 'eq':
-      return `${column} = ${params.add(filter.value)}`;
+      return `${column} = ${params.add(filterText(filter.value))}`;
     case 'not-eq':
       // IS DISTINCT FROM: a NULL is "not the value" too, as a reader of the YAML expects.
-      return `${column} IS DISTINCT FROM ${params.add(filter.value)}`;
+      return `${column} IS DISTINCT FROM ${params.add(filterText(filter.value))}`;
     case 'is-null':
       return `${column} IS NULL`;
     case 'not-null':
       return `${column} IS NOT NULL`;
   }
+}
+
+/**
+ * A filter value's text. A rule carried in a payload from before exact filter values holds
+ * a bare value: bound as NULL, `IS DISTINCT FROM` would match every row with a value, so
+ * such a rule is refused rather than run.
+ */
+function filterText(value: FilterValue): string {
+  if (typeof value !== 'object' || value === null || typeof value.text !== 'string') {
+    throw new Error('a where filter value without its exact text (a rule from an older version); plan the rule again from the config');
+  }
+  return value.text;
 }
 
 function columnRef(table: TableInfo, column: string): { sql: string; info: ColumnInfo } {
