@@ -8,7 +8,7 @@ import { loadConfig } from '../src/policy/load-config.js';
 import { planSweep } from '../src/planner/plan-sweep.js';
 import type { AnchorRange } from '../src/policy/expiry.js';
 import { BENCH_SCHEMA, BENCH_STATE_SCHEMA, BENCH_QUEUE_PREFIX } from './bench-data.js';
-import { BENCH_HMAC_KEY, DATABASE_URL, REDIS_URL } from './bench-sweep.js';
+import { BENCH_ENV, DATABASE_URL, REDIS_URL } from './bench-sweep.js';
 
 const run = promisify(execFile);
 
@@ -76,7 +76,7 @@ export function writePlanConfig(dir: string, count: number, timezone: string, di
 export async function timePlanCli(file: string): Promise<{ seconds: number; rules: number }> {
   const started = performance.now();
   const { stdout } = await run(process.execPath, [join(import.meta.dirname, 'retention.mjs'), 'plan', '--config', file, '--json'], {
-    env: { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY },
+    env: BENCH_ENV,
     maxBuffer: 64 * 1024 * 1024,
   });
   const seconds = (performance.now() - started) / 1000;
@@ -85,7 +85,7 @@ export async function timePlanCli(file: string): Promise<{ seconds: number; rule
 
 /** The planner alone (expired ranges per rule, cached per retention and zone as `plan` does). */
 export function timePlanner(file: string): { ms: number; distinct: number } {
-  const config = loadConfig(file, { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY });
+  const config = loadConfig(file, BENCH_ENV);
   const now = new Date();
   const cache = new Map<string, AnchorRange[]>();
   const started = performance.now();

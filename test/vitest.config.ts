@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
+    // $RETENTION_AUDIT_KEY for every test and the CLI processes tests spawn.
+    setupFiles: ['test/helpers/audit-key-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

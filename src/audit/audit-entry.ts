@@ -1,28 +1,37 @@
 /**
- * What one audit entry records. Names, counts and key bounds only: an auditor can see
- * what was done to which table under which rule, but no personal data.
+ * What one audit entry records. Names, counts and positions only: an auditor can see what
+ * was done to which table under which rule, but no personal data (no row key, only a
+ * batch's position or a key's digest, `keyDigest`).
  */
 export interface AuditEntry {
   /**
    * `batch`: rows changed (or counted, in a dry run); `sweep-finished`: the total;
-   * `blocked`: a sweep over its limits stopped before touching anything (rows = would change).
+   * `blocked`: a sweep over its limits stopped before touching anything (rows = would change);
+   * `superseded`, `failed`, `cancelled`: a sweep ended early (rows = changed until then),
+   * with `reason`; `refused`: a queue job the worker would not run (its rule is not the
+   * config's, or its trigger is not recorded), with `reason`.
    */
-  event: 'batch' | 'sweep-finished' | 'blocked';
+  event: 'batch' | 'sweep-finished' | 'blocked' | 'superseded' | 'failed' | 'cancelled' | 'refused';
   ruleId: string;
   ruleSource: string | null;
   configHash: string;
   sweepId: string;
   store: string;
   table: string;
-  action: 'delete' | 'anonymize';
+  /** Null only in a `refused` entry for a job naming no rule of the config. */
+  action: 'delete' | 'anonymize' | null;
   dryRun: boolean;
   /** The state database's clock when the sweep was planned. */
   now: string;
   /** Expired anchor ranges at `now`, ISO instants. */
   ranges: { from: string | null; to: string }[];
   rows: number;
-  /** Batch only: the key range it covered (exclusive after, inclusive upTo; null = open). */
+  /**
+   * Legacy: entries written before issue 7 recorded a batch's key bounds here, raw (and a
+   * key column can hold personal data). No longer written: a batch is named by `batch`.
+   */
   keyRange?: { after: string | null; upTo: string | null };
+  /** Batch only: its position in the sweep (0-based), the surrogate for its key range. */
   batch?: number;
   actor: string;
   trigger: string;
@@ -30,6 +39,16 @@ export interface AuditEntry {
   blocked?: { total: number; reason: string; confirmToken: string };
   /** The confirmation a sweep over its limits ran with. */
   confirmToken?: string;
+  /** Batch: rows other tables lost through `ON DELETE CASCADE`, by table. */
+  cascaded?: Record<string, number>;
+  /** Batch: rows the batch could not change and left, by key digest (`keyDigest`), never the raw key. */
+  skippedRows?: { key: string; reason: string }[];
+  /** `superseded`, `failed`, `cancelled`, `refused`: why. */
+  reason?: string;
+  /** `superseded`, `refused`: the definition hash the sweep was planned with or the job carried. */
+  ruleHash?: string | null;
+  /** `superseded`, `refused`: the rule's definition hash in the config; null when the config has no such rule. */
+  configRuleHash?: string | null;
 }
 
 /** An entry as stored: with its place in the chain. */
@@ -39,4 +58,6 @@ export interface AuditRecord {
   entry: AuditEntry;
   prevHash: string;
   hash: string;
+  /** False for legacy entries written before the chain was keyed (plain sha256). */
+  keyed: boolean;
 }

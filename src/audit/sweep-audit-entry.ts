@@ -1,14 +1,18 @@
 import type { SweepRecord } from '../state/sweeps.js';
-import type { KeyRange } from '../stores/store.js';
 import type { AuditEntry } from './audit-entry.js';
 
-/** The audit entry for an event of a recorded sweep: everything an auditor needs, no row data. */
+/**
+ * The audit entry for an event of a recorded sweep: everything an auditor needs, no row
+ * data. A batch is named by its position in the sweep, never by its key bounds: bounds
+ * are row keys, a key column can hold personal data (`key: email`), and the log can never
+ * be cleaned.
+ */
 export function sweepAuditEntry(
   sweep: SweepRecord,
   store: string,
   event: AuditEntry['event'],
   rows: number,
-  batch?: { idx: number; keyRange: KeyRange },
+  batch?: { idx: number },
 ): AuditEntry {
   const { rule } = sweep;
   return {
@@ -24,7 +28,7 @@ export function sweepAuditEntry(
     now: sweep.now.toISOString(),
     ranges: sweep.ranges,
     rows,
-    ...(batch ? { batch: batch.idx, keyRange: batch.keyRange } : {}),
+    ...(batch ? { batch: batch.idx } : {}),
     actor: sweep.actor,
     trigger: sweep.trigger,
     ...(sweep.blocked ? { blocked: { total: sweep.blocked.total, reason: sweep.blocked.reason, confirmToken: sweep.blocked.confirmToken } } : {}),

@@ -1,8 +1,11 @@
+import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { checkpointLine, readCheckpoints, signCheckpoint, type AuditCheckpoint } from '../audit/audit-checkpoint.js';
+import { auditKeyFrom, requireAuditKey } from '../audit/audit-key.js';
 import { listAudit } from '../audit/list-audit.js';
-import { verifyAudit } from '../audit/verify-audit.js';
+import { verifyAudit, type VerifyResult } from '../audit/verify-audit.js';
 import { UserError } from '../errors.js';
-import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
 import { formatTable } from './format-table.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
 
@@ -12,23 +15,60 @@ interface ListOptions extends ConfigOption {
   json?: boolean;
 }
 
+interface VerifyOptions extends ConfigOption {
+  against?: string;
+}
+
+interface CheckpointOptions extends ConfigOption {
+  out?: string;
+}
+
 export function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('read and verify the audit log');
+  const audit = program.command('audit').description('read, verify and checkpoint the audit log');
 
   audit
     .command('verify')
-    .description('walk the hash chain; exit 0 when intact, 1 naming the first broken entry')
+    .description('walk the keyed hash chain (needs $RETENTION_AUDIT_KEY); exit 0 when intact, 1 naming the first broken entry')
     .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
-    .action(async (options: ConfigOption) => {
-      const runtime = openRuntime(readConfig(options));
-      try {
-        await connectRuntime(runtime);
-        const result = await verifyAudit(runtime.state);
-        if (!result.ok) throw new UserError(`audit log broken at entry ${result.seq}: ${result.problem} (${result.entries} entries before it verify)`, { exitCode: 1 });
+    .option('--against <file>', 'also prove nothing was cut or rewritten up to each checkpoint in this file (from `audit checkpoint --out`)')
+    .action(async (options: VerifyOptions) => {
+      const config = readConfig(options);
+      const key = requireAuditKey(auditKeyFrom(process.env));
+      const against = options.against === undefined ? undefined : checkpointsFrom(options.against, key, config.stateSchema);
+      await withRuntime(config, async (runtime) => {
+        const result = okOrThrow(await verifyAudit(runtime.state, against ? { against } : {}));
         console.log(`audit log intact: ${result.entries} entries, head ${result.head}`);
-      } finally {
-        await runtime.close();
-      }
+        if (against) console.log(`checked against ${result.checkpoints} checkpoint(s) in ${options.against}: nothing up to them was cut or rewritten`);
+        if (result.legacy > 0) {
+          console.log(
+            `warning: entries 1-${result.legacy} are unkeyed legacy entries (written before the chain was keyed): ` +
+              'anyone who can write to the state database could have rewritten them; only a checkpoint taken since proves them',
+          );
+        }
+      });
+    });
+
+  audit
+    .command('checkpoint')
+    .description('verify the log, then sign its head (seq, hash, time) for a store outside the database; needs $RETENTION_AUDIT_KEY')
+    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option('--out <file>', 'append the signed line to this file (verified against it first); default: print it')
+    .action(async (options: CheckpointOptions) => {
+      const config = readConfig(options);
+      const key = requireAuditKey(auditKeyFrom(process.env));
+      // Never sign the head of a log already cut after an earlier checkpoint in the file.
+      const against = options.out === undefined ? undefined : checkpointsFrom(options.out, key, config.stateSchema, { missingOk: true });
+      await withRuntime(config, async (runtime) => {
+        const result = okOrThrow(await verifyAudit(runtime.state, against ? { against } : {}));
+        const at = (await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now.toISOString();
+        const line = checkpointLine(signCheckpoint(key, { schema: config.stateSchema, seq: result.entries, hash: result.head, at }));
+        if (options.out === undefined) {
+          console.log(line);
+          return;
+        }
+        appendFileSync(options.out, `${line}\n`);
+        console.log(`checkpoint of entry ${result.entries} (head ${result.head}) appended to ${options.out}; keep it where the database's users cannot write`);
+      });
     });
 
   audit
@@ -41,9 +81,7 @@ export function registerAudit(program: Command): void {
     .action(async (options: ListOptions) => {
       const limit = options.limit === undefined ? 50 : Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit: ${JSON.stringify(options.limit)} is not a positive whole number`);
-      const runtime = openRuntime(readConfig(options));
-      try {
-        await connectRuntime(runtime);
+      await withRuntime(readConfig(options), async (runtime) => {
         const records = await listAudit(runtime.state, { ...(options.rule ? { ruleId: options.rule } : {}), limit });
         if (options.json) {
           console.log(JSON.stringify(records));
@@ -52,11 +90,41 @@ export function registerAudit(program: Command): void {
         console.log(
           formatTable(
             ['seq', 'at', 'event', 'rule', 'action', 'rows', 'dry', 'actor', 'hash'],
-            records.map((r) => [r.seq, r.at, r.entry.event, r.entry.ruleId, r.entry.action, r.entry.rows, r.entry.dryRun ? 'yes' : '', r.entry.actor, r.hash.slice(0, 12)]),
+            records.map((r) => [r.seq, r.at, r.entry.event, r.entry.ruleId, r.entry.action ?? '', r.entry.rows, r.entry.dryRun ? 'yes' : '', r.entry.actor, r.hash.slice(0, 12)]),
           ),
         );
-      } finally {
-        await runtime.close();
-      }
+      });
     });
+}
+
+async function withRuntime(config: ReturnType<typeof readConfig>, body: (runtime: Runtime) => Promise<void>): Promise<void> {
+  const runtime = openRuntime(config);
+  try {
+    await connectRuntime(runtime);
+    await body(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function okOrThrow(result: VerifyResult): Extract<VerifyResult, { ok: true }> {
+  if (!result.ok) throw new UserError(`audit log broken at entry ${result.seq}: ${result.problem} (${result.entries} entries before it verify)`, { exitCode: 1 });
+  return result;
+}
+
+/** The signed checkpoints of this schema in `file`; a line that does not verify fails (exit 1). */
+function checkpointsFrom(file: string, key: Buffer, schema: string, options: { missingOk?: boolean } = {}): AuditCheckpoint[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && options.missingOk) return [];
+    throw new UserError(`cannot read the checkpoint file ${file}: ${(error as Error).message}`);
+  }
+  const read = readCheckpoints(text, key, schema);
+  if (!read.ok) throw new UserError(`checkpoint file ${file}: line ${read.line} ${read.problem}`, { exitCode: 1 });
+  if (read.checkpoints.length === 0 && !options.missingOk) {
+    throw new UserError(`checkpoint file ${file} holds no checkpoint of state schema ${schema}${read.otherSchemas > 0 ? ` (${read.otherSchemas} of other schemas)` : ''}`);
+  }
+  return read.checkpoints;
 }

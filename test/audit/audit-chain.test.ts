@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { appendAudit } from '../../src/audit/append-audit.js';
 import type { AuditEntry } from '../../src/audit/audit-entry.js';
-import { hashEntry } from '../../src/audit/hash-entry.js';
+import { derivedKey } from '../../src/audit/audit-key.js';
+import { GENESIS_HASH, hashEntry, macEntry } from '../../src/audit/hash-entry.js';
 import { verifyAudit, type VerifyResult } from '../../src/audit/verify-audit.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { withTransaction } from '../../src/stores/postgres/connect.js';
@@ -37,7 +38,6 @@ function entry(batch: number): AuditEntry {
     ranges: [{ from: null, to: '2025-07-01T00:00:00.000Z' }],
     rows: 100 + batch,
     batch,
-    keyRange: { after: batch === 0 ? null : String(batch * 100), upTo: String((batch + 1) * 100) },
     actor: 'test',
     trigger: 'manual',
   };
@@ -70,10 +70,39 @@ async function tamper(...statements: (string | [string, unknown[]])[]): Promise<
 
 const verify = (): Promise<VerifyResult> => verifyAudit(runtime.state);
 
+/**
+ * Rewrites the chain from entry `from` on as someone with write access to the database
+ * would: `edit` entry `from`, hash it and the `count` - 1 after it with `rehash` (keyed
+ * flag `keyed`), re-linking each to the one before. Entries after those are re-chained
+ * under the real key, as the product would have appended them.
+ */
+async function rechain(
+  from: number,
+  edit: (entry: AuditEntry) => AuditEntry,
+  rehash: (prev: string, seq: number, at: string, entry: unknown) => string,
+  keyed: boolean,
+  count = ENTRIES,
+): Promise<void> {
+  const rows = await env.sql<{ seq: string; at: Date; entry: AuditEntry; hash: string }>(`SELECT seq, at, entry, hash FROM ${log()} ORDER BY seq`);
+  const realKey = derivedKey(runtime.auditKey, 'chain');
+  let prev = from === 1 ? GENESIS_HASH : rows[from - 2]!.hash;
+  const statements: [string, unknown[]][] = [];
+  for (const row of rows.slice(from - 1)) {
+    const seq = Number(row.seq);
+    const rewritten = seq < from + count;
+    const entry = seq === from ? edit(row.entry) : row.entry;
+    const at = row.at.toISOString();
+    const hash = rewritten ? rehash(prev, seq, at, entry) : macEntry(realKey, prev, seq, at, entry);
+    statements.push([`UPDATE ${log()} SET entry = $1, prev_hash = $2, hash = $3, keyed = $4 WHERE seq = $5`, [JSON.stringify(entry), prev, hash, rewritten ? keyed : true, seq]]);
+    prev = hash;
+  }
+  await tamper(...statements);
+}
+
 describe('the audit chain', () => {
   it('verifies when nobody touched it', async () => {
     const [last] = await env.sql<{ hash: string }>(`SELECT hash FROM ${log()} WHERE seq = $1`, [ENTRIES]);
-    expect(await verify()).toEqual({ ok: true, entries: ENTRIES, head: last!.hash });
+    expect(await verify()).toEqual({ ok: true, entries: ENTRIES, head: last!.hash, legacy: 0, checkpoints: 0 });
   });
 
   it('refuses a plain UPDATE, DELETE or TRUNCATE', async () => {
@@ -100,8 +129,30 @@ describe('the audit chain', () => {
     const edited = { ...row!.entry, rows: 0 };
     const hash = hashEntry(row!.prev_hash, 3, row!.at.toISOString(), edited);
     await tamper([`UPDATE ${log()} SET entry = $1, hash = $2 WHERE seq = 3`, [JSON.stringify(edited), hash]]);
-    // Entry 3 now checks out on its own; entry 4 no longer follows it.
-    expect(await verify()).toMatchObject({ ok: false, seq: 4, entries: 3, problem: expect.stringMatching(/does not follow/) });
+    // Without the key its hash cannot be made to match.
+    expect(await verify()).toMatchObject({ ok: false, seq: 3, entries: 2, problem: expect.stringMatching(/altered/) });
+  });
+
+  it.each([
+    ['as unkeyed sha256, keeping the keyed flag', (prev: string, seq: number, at: string, e: unknown) => hashEntry(prev, seq, at, e), true, /altered/],
+    ['as unkeyed sha256 entries', (prev: string, seq: number, at: string, e: unknown) => hashEntry(prev, seq, at, e), false, /unkeyed but follows keyed/],
+    ['under another key', (prev: string, seq: number, at: string, e: unknown) => macEntry(derivedKey(Buffer.from('another-key-of-at-least-32-bytes-0123456789'), 'chain'), prev, seq, at, e), true, /altered/],
+  ])('detects an edited entry with the chain after it recomputed %s', async (_how, rehash, keyed, problem) => {
+    await rechain(3, (e) => ({ ...e, rows: 0 }), rehash, keyed);
+    expect(await verify()).toMatchObject({ ok: false, seq: 3, entries: 2, problem: expect.stringMatching(problem) });
+  });
+
+  it('accepts unkeyed legacy entries before the keyed ones, and reports them', async () => {
+    // A log begun before the chain was keyed: its first entries are plain sha256.
+    await rechain(1, (e) => e, (prev, seq, at, e) => hashEntry(prev, seq, at, e), false, 2);
+    const [head] = await env.sql<{ hash: string }>(`SELECT hash FROM ${log()} WHERE seq = $1`, [ENTRIES]);
+    expect(await verify()).toEqual({ ok: true, entries: ENTRIES, head: head!.hash, legacy: 2, checkpoints: 0 });
+  });
+
+  it('detects a lone unkeyed entry amid keyed ones', async () => {
+    await rechain(1, (e) => e, (prev, seq, at, e) => hashEntry(prev, seq, at, e), false, 2);
+    await rechain(4, (e) => e, (prev, seq, at, e) => hashEntry(prev, seq, at, e), false, 1);
+    expect(await verify()).toMatchObject({ ok: false, seq: 4, problem: expect.stringMatching(/unkeyed but follows keyed/) });
   });
 
   it.each([1, 3])('detects that entry %i was removed', async (seq) => {

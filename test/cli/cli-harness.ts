@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import type { TestEnv } from '../helpers/test-env.js';
+import { TEST_AUDIT_KEY, type TestEnv } from '../helpers/test-env.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'scripts/retention.mjs');
@@ -17,19 +17,31 @@ export interface CliOutcome {
 }
 
 /** Variables that would steer the CLI away from what a test set up; never inherited. */
-const STEERING = ['RETENTION_CONFIG', 'DATABASE_URL', 'REDIS_URL', 'RETENTION_HMAC_KEY'];
+const STEERING = ['RETENTION_CONFIG', 'DATABASE_URL', 'REDIS_URL', 'RETENTION_HMAC_KEY', 'RETENTION_AUDIT_KEY'];
 
-/** The real command in a child process: `node scripts/retention.mjs ARGS`, with `env` added. */
-export function spawnCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliOutcome> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STEERING.includes(k)));
+/**
+ * The real command in a child process: `node scripts/retention.mjs ARGS`, with `env` added.
+ * The child gets the test audit key unless `env` says otherwise (`RETENTION_AUDIT_KEY: ''`
+ * runs it without one). With `timeoutMs`, a child still running then (a worker that should
+ * have refused to start) is killed and reported with code -1.
+ */
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}, options: { timeoutMs?: number } = {}): Promise<CliOutcome> {
+  const base = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !STEERING.includes(k))),
+    RETENTION_AUDIT_KEY: TEST_AUDIT_KEY,
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 

@@ -11,6 +11,8 @@ export default defineConfig({
     include: ['test/faults/**/*.test.ts'],
     fileParallelism: false,
     globalSetup: ['test/faults/helpers/summary-setup.ts'],
+    // The worker and admin processes a scenario starts inherit $RETENTION_AUDIT_KEY from it.
+    setupFiles: ['test/helpers/audit-key-setup.ts'],
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

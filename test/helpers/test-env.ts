@@ -9,6 +9,9 @@ import { connectRuntime, openRuntime, type Runtime } from '../../src/runtime/run
 import { runSweeps, type RuleRunResult } from '../../src/queue/run-sweeps.js';
 import type { Rule } from '../../src/policy/rule.js';
 import { deleteKeysMatching } from './redis-keys.js';
+import { TEST_AUDIT_KEY } from './audit-key-setup.js';
+
+export { TEST_AUDIT_KEY };
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -94,7 +97,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     configYaml,
     config: (rules, extra) => parseConfig(configYaml(rules, extra), `test-${id}.yaml`, { RETENTION_HMAC_KEY: TEST_HMAC_KEY }),
     async runtime(config) {
-      const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
+      const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
       runtimes.push(runtime);
       await connectRuntime(runtime);
       return runtime;

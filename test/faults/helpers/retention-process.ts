@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_AUDIT_KEY } from '../../helpers/audit-key-setup.js';
 import { stopOnExit } from './exit-guard.js';
 import { GiveUp, waitFor } from './wait-for.js';
 
@@ -41,7 +42,8 @@ export class RetentionProcess {
     this.args = args;
     this.#child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...options.env },
+      // Every command that appends to or verifies the audit log needs the audit key.
+      env: { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY, ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = createWriteStream(join(options.logDir, `${options.name}.stdout.log`));
