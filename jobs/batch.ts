@@ -1,9 +1,31 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { JobDeps } from '../src/queue/job-handler.js';
-import type { BatchJobData } from '../src/queue/job-data.js';
-import { executeBatch, type BatchOutcome } from '../src/executor/execute-batch.js';
+import { readBatchJobData } from '../src/queue/job-data.js';
+import { BatchNotFoundError, executeBatch, type BatchOutcome } from '../src/executor/execute-batch.js';
+import { isTransient } from '../src/executor/classify-error.js';
+import { endSweep } from '../src/executor/end-sweep.js';
+import { redactText } from '../src/redact.js';
 
-/** Deletes or anonymizes one key range of a sweep, with its checkpoint and audit entry. */
-export default async function batch(job: Job<BatchJobData>, { runtime }: JobDeps): Promise<BatchOutcome> {
-  return executeBatch(runtime, job.data.sweepId, job.data.idx);
+/**
+ * Deletes or anonymizes one key range of a sweep, with its checkpoint and audit entry.
+ * A batch that fails for good (an error retrying repeats, or its last attempt) ends its
+ * sweep as failed, so the rule is not frozen: the next trigger plans a fresh sweep.
+ */
+export default async function batch(job: Job, { runtime }: JobDeps): Promise<BatchOutcome> {
+  const data = readBatchJobData(job.data);
+  if ('problem' in data) throw new UnrecoverableError(`batch job ${job.id}: ${data.problem}`);
+  try {
+    return await executeBatch(runtime, data.sweepId, data.idx);
+  } catch (error) {
+    const attempts = job.attemptsMade + 1;
+    const final = !isTransient(error) || attempts >= (job.opts.attempts ?? 1);
+    // A job naming a batch the sweep does not have (added by hand) says nothing about the sweep.
+    if (final && !(error instanceof BatchNotFoundError)) {
+      const reason = `batch ${data.idx} failed after ${attempts} attempt(s): ${redactText((error as Error).message ?? String(error))}`;
+      // If this cannot be recorded now (the database is down), the reconciler ends the
+      // sweep when it finds the job failed.
+      await endSweep(runtime, data.sweepId, 'failed', reason).catch(() => undefined);
+    }
+    throw error;
+  }
 }

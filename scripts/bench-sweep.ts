@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -10,6 +9,7 @@ import { createRedis } from '../src/queue/redis-connection.js';
 import { runSweeps } from '../src/queue/run-sweeps.js';
 import { sweepIdFor } from '../src/queue/start-sweep.js';
 import { enqueueSweep, openQueue } from '../src/queue/sweep-queue.js';
+import { recordManualTrigger } from '../src/queue/manual-trigger.js';
 import { connectRuntime, openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { findSweep } from '../src/state/sweeps.js';
 import { BENCH_KEY_PREFIX, BENCH_STATEMENTS, BENCH_QUEUE_PREFIX, BENCH_SCHEMA, BENCH_STATE_SCHEMA, RETAIN, SESSION_FIELD, SESSION_RETAIN } from './bench-data.js';
@@ -20,6 +20,10 @@ export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const SWEEP_TIMEOUT_MS = 300_000;
 /** Only for the benchmark's own anonymize rule. */
 export const BENCH_HMAC_KEY = 'retention-benchmark-hmac-key-0123456789abcdef';
+/** Only for the benchmark's own audit chain (its state schema is dropped with it). */
+export const BENCH_AUDIT_KEY = 'retention-benchmark-audit-key-0123456789abcdef';
+/** What every benchmark process and runtime runs with: the benchmark's own keys. */
+export const BENCH_ENV: NodeJS.ProcessEnv = { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY, RETENTION_AUDIT_KEY: BENCH_AUDIT_KEY };
 
 
 export const RULE_DELETE = 'logs-delete';
@@ -53,16 +57,16 @@ export function writeBenchConfig(dir: string, options: { batchSize?: number; con
         schedule: 'manual',
         ...batch,
       },
-      { id: RULE_SESSIONS, source: 'benchmark: sessions 30 days', store: 'cache', keys: `${BENCH_KEY_PREFIX}*`, anchor: SESSION_FIELD, retain: SESSION_RETAIN, action: 'delete', schedule: 'manual' },
+      { id: RULE_SESSIONS, source: 'benchmark: sessions 30 days', store: 'cache', keys: `${BENCH_KEY_PREFIX}*`, anchor: SESSION_FIELD, anchorUnit: 'ms', retain: SESSION_RETAIN, action: 'delete', schedule: 'manual' },
     ],
   });
   const file = join(dir, `bench-${options.batchSize ?? 'default'}-${options.concurrency ?? 'default'}.yaml`);
   writeFileSync(file, text);
-  return { file, config: loadConfig(file, { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY }) };
+  return { file, config: loadConfig(file, BENCH_ENV) };
 }
 
 export async function openBenchRuntime(config: Config): Promise<Runtime> {
-  const runtime = openRuntime(config, { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY });
+  const runtime = openRuntime(config, BENCH_ENV);
   await connectRuntime(runtime);
   return runtime;
 }
@@ -145,7 +149,7 @@ export async function startWorkerProcess(configFile: string, logFile: string, co
   const args = ['--import', 'tsx', join(import.meta.dirname, 'bench-worker.ts'), 'worker', '--config', configFile];
   if (concurrency !== undefined) args.push('--concurrency', String(concurrency));
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, RETENTION_HMAC_KEY: BENCH_HMAC_KEY, BENCH_STATEMENT_LOG: logFile },
+    env: { ...BENCH_ENV, BENCH_STATEMENT_LOG: logFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -198,10 +202,10 @@ export async function sweepOnWorkers(config: Config, ruleId: string): Promise<Om
   const queue = openQueue(connection, config.queuePrefix);
   try {
     const rule = config.rules.find((r) => r.id === ruleId)!;
-    const jobId = `bench-${rule.id}-${randomUUID()}`;
+    const { jobId, data } = await recordManualTrigger(runtime.state, rule, { actor: 'bench', dryRun: false });
     const sweepId = sweepIdFor(jobId);
     const started = performance.now();
-    await enqueueSweep(queue, { rule, configHash: config.hash, actor: 'bench', trigger: 'manual', dryRun: false }, jobId);
+    await enqueueSweep(queue, data, jobId);
     for (;;) {
       if (performance.now() - started > SWEEP_TIMEOUT_MS) throw new Error(`sweep of ${ruleId} on the workers did not finish in ${SWEEP_TIMEOUT_MS / 1000} s`);
       const sweep = await findSweep(runtime.state, sweepId);

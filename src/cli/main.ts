@@ -5,6 +5,7 @@ import { registerAudit } from './audit.js';
 import { registerCheck } from './check.js';
 import { registerPlan } from './plan.js';
 import { registerRun } from './run.js';
+import { registerSweeps } from './sweeps.js';
 import { registerWorker } from './worker.js';
 
 /** The `retention` admin command. Returns the exit code instead of exiting, for tests. */
@@ -17,6 +18,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerPlan(program);
   registerRun(program);
   registerWorker(program);
+  registerSweeps(program);
   registerAudit(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,7 +5,9 @@ import { probeRedis, createRedis } from '../queue/redis-connection.js';
 import { runSweeps } from '../queue/run-sweeps.js';
 import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
+import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
+import { formatUnjudged } from './format-unjudged.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { adminActor, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
 
@@ -76,16 +78,41 @@ export function registerRun(program: Command): void {
         }
         const now = results[0]?.sweep.now ?? new Date();
         const blocked = results.filter((r) => r.blocked);
+        // What each sweep had to leave because its anchor cannot be judged (missing,
+        // malformed, implausible): kept by design, so it must be said, not silently kept.
+        const unjudged = new Map<string, Unjudged>();
+        for (const { rule } of results) unjudged.set(rule.id, await runtime.storeFor(rule).unjudged(rule));
         if (options.json) {
           console.log(
             JSON.stringify({
               now: now.toISOString(),
               dryRun: options.dryRun ?? false,
-              rules: results.map((r) => ({ id: r.rule.id, action: r.rule.action, affected: r.sweep.rowsAffected, ...(r.blocked ? { blocked: r.blocked } : {}) })),
+              rules: results.map((r) => ({
+                id: r.rule.id,
+                action: r.rule.action,
+                affected: r.sweep.rowsAffected,
+                status: r.sweep.status,
+                unjudged: unjudged.get(r.rule.id) ?? {},
+                ...(r.blocked ? { blocked: r.blocked } : {}),
+                ...(r.sweep.reason ? { reason: r.sweep.reason } : {}),
+              })),
             }),
           );
         } else {
-          printResults(results, options.dryRun ?? false);
+          printResults(results, unjudged, options.dryRun ?? false);
+        }
+        // A sweep that ended early did not keep the rule's promise: say which and why.
+        const ended = results.filter((r) => r.sweep.status === 'failed' || r.sweep.status === 'superseded' || r.sweep.status === 'cancelled');
+        if (ended.length > 0) {
+          throw new UserError(
+            ended
+              .map(
+                ({ rule, sweep }) =>
+                  `rule ${rule.id}: sweep ${sweep.id} ${sweep.status} after ${sweep.batchesDone}/${sweep.batchesTotal} batches (${sweep.rowsAffected} rows): ${sweep.reason ?? 'no reason recorded'}`,
+              )
+              .join('\n') + '\n  The rule is not blocked by it: the next run plans a fresh sweep (see retention sweeps).',
+            { exitCode: 1 },
+          );
         }
         if (blocked.length > 0) {
           throw new UserError(
@@ -110,14 +137,16 @@ export function registerRun(program: Command): void {
     });
 }
 
-function printResults(results: Awaited<ReturnType<typeof runSweeps>>, dryRun: boolean): void {
+function printResults(results: Awaited<ReturnType<typeof runSweeps>>, unjudged: ReadonlyMap<string, Unjudged>, dryRun: boolean): void {
   console.log(
     formatTable(
-      ['rule', 'action', dryRun ? 'would affect' : 'affected', 'batches', 'sweep', 'now'],
+      ['rule', 'action', dryRun ? 'would affect' : 'affected', 'not judged', 'status', 'batches', 'sweep', 'now'],
       results.map((r) => [
         r.rule.id,
         r.rule.action,
         r.blocked ? 'blocked' : r.sweep.rowsAffected,
+        formatUnjudged(unjudged.get(r.rule.id) ?? {}),
+        r.sweep.status,
         r.sweep.batchesTotal,
         r.sweep.id + (r.joined ? ' (joined)' : ''),
         r.sweep.now.toISOString(),

@@ -10,6 +10,11 @@ import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
 import { redactText } from '../redact.js';
+import { UserError } from '../errors.js';
+import type { BatchOutcome } from '../executor/execute-batch.js';
+import type { SweepJobResult } from '../queue/job-data.js';
+import { JOB_BATCH, JOB_SWEEP } from '../queue/queue-names.js';
+import { RefusedJobError } from '../queue/start-sweep.js';
 
 /** How often a worker re-queues unfinished batches that Redis may have lost. */
 const RECONCILE_EVERY_MS = 30_000;
@@ -25,6 +30,8 @@ export function registerWorker(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
     .option('--concurrency <n>', 'batches at once in this process (default: worker.concurrency in the config, 2)')
     .action(async (options: WorkerOptions) => {
+      // Checked before anything is opened: a bad value is a usage error, not a crash.
+      const concurrencyOption = options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
       const log = pino({ name: 'retention-worker' });
       const config = readConfig(options);
       const runtime = openRuntime(config);
@@ -51,18 +58,43 @@ export function registerWorker(program: Command): void {
       const restore = (why: string) => {
         syncSchedulers(queue, config)
           .then(() => reconcileSweeps(runtime, queue))
-          .then((resumed) => resumed > 0 && log.info({ why, sweeps: resumed }, 're-queued unfinished batches'))
+          .then(({ resumed, ended }) => {
+            if (resumed > 0) log.info({ why, sweeps: resumed }, 're-queued unfinished batches');
+            for (const end of ended) log.warn({ why, rule: end.ruleId, sweep: end.sweepId, status: end.status, reason: end.reason }, `sweep ${end.status}`);
+          })
           .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
       };
       connection.on('ready', () => restore('redis reconnected'));
       const reconcileTimer = setInterval(() => restore('periodic'), RECONCILE_EVERY_MS);
       restore('startup');
-      const concurrency = options.concurrency ? Number(options.concurrency) : config.worker.concurrency;
+      const concurrency = concurrencyOption ?? config.worker.concurrency;
       const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
-      worker.on('completed', (job, result) => log.info({ job: job.name, id: job.id, result }, 'job done'));
-      worker.on('failed', (job, error) =>
-        log.error({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: redactText(error.message) }, 'job failed'),
-      );
+      // What an operator must see is logged at warn or error, with the rule and the reason:
+      // a sweep that touched nothing (blocked), that was ended (superseded, failed), or a
+      // job that was refused.
+      worker.on('completed', (job, result) => {
+        if (job.name === JOB_SWEEP) {
+          const started = result as SweepJobResult;
+          for (const old of started.superseded ?? []) log.warn({ rule: started.ruleId, sweep: old.sweepId, reason: old.reason }, 'sweep superseded');
+          if (started.blocked) {
+            log.warn({ rule: started.ruleId, sweep: started.sweepId, reason: started.blocked.reason, confirmToken: started.blocked.confirmToken }, 'sweep blocked by its limits; nothing was touched');
+            return;
+          }
+        } else if (job.name === JOB_BATCH) {
+          const outcome = result as BatchOutcome;
+          if (outcome.ended) {
+            log.warn({ rule: outcome.ended.ruleId, id: job.id, status: outcome.ended.status, reason: outcome.ended.reason }, `batch did nothing: its sweep was ${outcome.ended.status}`);
+            return;
+          }
+        }
+        log.info({ job: job.name, id: job.id, result }, 'job done');
+      });
+      worker.on('failed', (job, error) => {
+        const data = (job?.data ?? {}) as { ruleId?: unknown };
+        const rule = typeof data.ruleId === 'string' ? data.ruleId : undefined;
+        const what = error instanceof RefusedJobError || error.message.startsWith('refused job') ? 'job refused' : 'job failed';
+        log.error({ job: job?.name, id: job?.id, rule, attempts: job?.attemptsMade, reason: redactText(error.message) }, what);
+      });
       log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
 
       await new Promise<void>((resolve) => {
@@ -81,4 +113,16 @@ export function registerWorker(program: Command): void {
       await runtime.close();
       log.info('worker stopped');
     });
+}
+
+/** Most batches one process may run at once: each holds a database connection. */
+const MAX_CONCURRENCY = 1_000;
+
+/** `--concurrency N`: a whole number from 1 up, or a usage error naming the option. */
+export function parseConcurrency(text: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
+    throw new UserError(`--concurrency: ${JSON.stringify(text)} is not a whole number from 1 to ${MAX_CONCURRENCY}`);
+  }
+  return n;
 }

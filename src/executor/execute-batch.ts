@@ -1,20 +1,27 @@
 import type pg from 'pg';
 import { appendAudit } from '../audit/append-audit.js';
+import { keyDigest } from '../audit/key-digest.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { completeBatch, lockBatch, readSweepBatch } from '../state/sweeps.js';
+import { completeBatch, lockBatch, readSweepBatch, type SweepStatus } from '../state/sweeps.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import type { BatchResult } from '../stores/store.js';
+import { supersedeIfOutdated } from './end-sweep.js';
 
 export interface BatchOutcome {
   rows: number;
-  /** True when the batch was already done (a duplicate or retried job): nothing ran. */
+  /** True when the batch did nothing: it was already done, or its sweep has ended. */
   skipped: boolean;
+  /** Set when the batch did nothing because its sweep is no longer running. */
+  ended?: { status: SweepStatus; reason: string | null; ruleId: string };
 }
 
 /** Thrown for a batch that cannot run however often it is retried. */
 export class BatchNotFoundError extends Error {}
+
+/** Thrown inside the batch's transaction when its sweep ended meanwhile: rolls the change back. */
+class SweepEndedError extends Error {}
 
 /**
  * Runs one batch exactly once. When the store lives in the state database, the change,
@@ -24,6 +31,10 @@ export class BatchNotFoundError extends Error {}
  * A store elsewhere commits its change first, then the checkpoint and audit entry; a crash
  * between the two commits re-runs the batch, which (the predicate being re-checked) finds
  * nothing left and records 0 rows: the audit then undercounts that batch, never invents.
+ *
+ * A batch runs only while its sweep does, and only under the definition the sweep was
+ * planned with being this process's config's: a sweep whose rule left the config or
+ * changed is superseded here, and the batch changes nothing.
  */
 export async function executeBatch(runtime: Runtime, sweepId: string, idx: number): Promise<BatchOutcome> {
   const { state } = runtime;
@@ -32,6 +43,9 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   const batch = found?.batch;
   if (!sweep || !batch) throw new BatchNotFoundError(`batch ${idx} of sweep ${sweepId} is not recorded in ${state.schema}`);
   if (batch.done) return { rows: 0, skipped: true };
+  if (sweep.status !== 'running') return endedOutcome(sweep);
+  const superseded = await supersedeIfOutdated(runtime, sweep);
+  if (superseded) return endedOutcome(superseded);
 
   const store = runtime.storeFor(sweep.rule);
   const spec = {
@@ -41,28 +55,62 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     dryRun: sweep.dryRun,
     context: runtime.contextFor(sweep.rule),
   };
-  const record = async (client: pg.ClientBase, { rows }: BatchResult) => {
-    const finished = await completeBatch(client, state, sweepId, idx, rows);
+  const record = async (client: pg.ClientBase, result: BatchResult, evenIfEnded: boolean) => {
+    // Digested before anything is written: a raw key must never reach the audit log.
+    const skippedRows = result.skipped?.map(({ key, reason }) => {
+      if (!runtime.auditKey) {
+        throw new Error(
+          `batch ${idx} of rule ${sweep.ruleId} left ${result.skipped!.length} row(s) it could not change, and their keys can only be audited as digests: set RETENTION_AUDIT_KEY`,
+        );
+      }
+      return { key: keyDigest(runtime.auditKey, key), reason };
+    });
+    const { sweep: updated, finished } = await completeBatch(client, state, sweepId, idx, result.rows, { evenIfEnded });
+    if (!updated) throw new SweepEndedError(`sweep ${sweepId} ended while batch ${idx} ran`);
+    const details = {
+      ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),
+      ...(skippedRows && skippedRows.length > 0 ? { skippedRows } : {}),
+    };
     // The audit lock is held until commit, so it is taken last.
-    await appendAudit(client, state, sweepAuditEntry(sweep, store.name, 'batch', rows, { idx, keyRange: spec.keyRange }));
-    if (finished) await appendAudit(client, state, sweepAuditEntry(finished, store.name, 'sweep-finished', finished.rowsAffected));
+    await appendAudit(client, state, { ...sweepAuditEntry(sweep, store.name, 'batch', result.rows, { idx }), ...details });
+    if (finished) await appendAudit(client, state, sweepAuditEntry(updated, store.name, 'sweep-finished', updated.rowsAffected));
   };
 
-  let skipped = false;
   if (store.sharesTransactionsWith(state.db)) {
-    const result = await store.apply(spec, {
-      before: async (client) => {
-        skipped = await lockBatch(client, state, sweepId, idx);
-        return !skipped;
-      },
-      after: record,
-    });
-    return { rows: result.rows, skipped };
+    let lock = 'run' as Awaited<ReturnType<typeof lockBatch>>;
+    try {
+      const result = await store.apply(spec, {
+        before: async (client) => {
+          lock = await lockBatch(client, state, sweepId, idx);
+          return lock === 'run';
+        },
+        after: (client, result) => record(client, result, false),
+      });
+      if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
+      return { rows: result.rows, skipped: lock === 'done' };
+    } catch (error) {
+      // The sweep was cancelled or ended while this batch ran: its change rolled back.
+      if (error instanceof SweepEndedError) return endedOutcome(await reread(runtime, sweepId, idx));
+      throw error;
+    }
   }
+  // Another database: its change commits on its own, so it is recorded even when the
+  // sweep ended meanwhile (the rows did change).
   const result = await store.apply(spec);
+  let lock = 'run' as Awaited<ReturnType<typeof lockBatch>>;
   await withTransaction(state.db, async (client) => {
-    skipped = await lockBatch(client, state, sweepId, idx);
-    if (!skipped) await record(client, result);
+    lock = await lockBatch(client, state, sweepId, idx);
+    if (lock !== 'done') await record(client, result, true);
   });
-  return { rows: result.rows, skipped };
+  return { rows: result.rows, skipped: lock === 'done' };
+}
+
+function endedOutcome(sweep: { status: SweepStatus; reason: string | null; ruleId: string }): BatchOutcome {
+  return { rows: 0, skipped: true, ended: { status: sweep.status, reason: sweep.reason, ruleId: sweep.ruleId } };
+}
+
+async function reread(runtime: Runtime, sweepId: string, idx: number): Promise<{ status: SweepStatus; reason: string | null; ruleId: string }> {
+  const found = await readSweepBatch(runtime.state, sweepId, idx);
+  if (!found) throw new BatchNotFoundError(`sweep ${sweepId} vanished from ${runtime.state.schema}`);
+  return found.sweep;
 }

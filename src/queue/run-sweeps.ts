@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { findSweep, pendingBatches, type SweepRecord } from '../state/sweeps.js';
+import { findSweep, type SweepRecord } from '../state/sweeps.js';
 import type { BlockedSweep, SweepJobData, SweepJobResult } from './job-data.js';
 import { UserError } from '../errors.js';
 import { isTransient } from '../executor/classify-error.js';
-import { batchJobId } from './queue-names.js';
+import { recordManualTrigger } from './manual-trigger.js';
+import { settleSweep } from './reconcile-sweeps.js';
 import { startWorker } from './start-worker.js';
-import { enqueueBatches, enqueueSweep, openQueue, type SweepQueue } from './sweep-queue.js';
+import { enqueueSweep, openQueue } from './sweep-queue.js';
 
 /** How often a run checks whether its sweeps are done: it notices the end half of this late on average. */
 const POLL_MS = 50;
@@ -46,14 +46,6 @@ export interface RuleRunResult {
  */
 export async function runSweeps(runtime: Runtime, rules: readonly Rule[], options: RunSweepsOptions): Promise<RuleRunResult[]> {
   const { config } = runtime;
-  const sweepData = (rule: Rule): SweepJobData => ({
-    rule,
-    configHash: config.hash,
-    actor: options.actor,
-    trigger: 'manual',
-    dryRun: options.dryRun,
-    ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
-  });
   const queue = openQueue(options.connection, config.queuePrefix);
   const worker = await startWorker(runtime, {
     connection: options.connection,
@@ -62,18 +54,24 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     queue,
   });
   try {
-    const jobs: { rule: Rule; jobId: string }[] = [];
+    const jobs: { rule: Rule; jobId: string; data: SweepJobData }[] = [];
     for (const rule of rules) {
-      const jobId = `run-${rule.id}-${randomUUID()}`;
-      await enqueueSweep(queue, sweepData(rule), jobId);
-      jobs.push({ rule, jobId });
+      // The actor, dry-run flag and confirmation go to the state database; the job
+      // carries only the trigger row's id.
+      const { jobId, data } = await recordManualTrigger(runtime.state, rule, {
+        actor: options.actor,
+        dryRun: options.dryRun,
+        ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
+      });
+      await enqueueSweep(queue, data, jobId);
+      jobs.push({ rule, jobId, data });
     }
     const started = new Map<string, SweepJobResult>();
     const finished = new Map<string, SweepRecord>();
     const pollOnce = async (tick: number) => {
       let done = 0;
       let total = 0;
-      for (const { rule, jobId } of jobs) {
+      for (const { rule, jobId, data } of jobs) {
         const known = finished.get(jobId);
         if (known) {
           done += known.batchesTotal;
@@ -85,7 +83,7 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
           const job = await queue.getJob(jobId);
           await failIfFinallyFailed(job, `sweep of rule ${rule.id}`);
           // Lost with a Redis restart: add it again; its id leads to the same sweep.
-          if (!job) await enqueueSweep(queue, sweepData(rule), jobId);
+          if (!job) await enqueueSweep(queue, data, jobId);
           if (!job || !(await job.isCompleted())) continue;
           // `job` was read before it completed when it completed between the two calls: its
           // returnvalue is then still null; the next poll reads it again.
@@ -98,7 +96,9 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         done += sweep.batchesDone;
         total += sweep.batchesTotal;
         if (sweep.status !== 'running') finished.set(jobId, sweep);
-        else if (tick % FAILURE_CHECK_EVERY === 0) await checkBatches(runtime, queue, sweep);
+        // Ends the sweep as failed when a batch failed for good (the next poll sees it),
+        // and re-queues batches a Redis restart lost.
+        else if (tick % FAILURE_CHECK_EVERY === 0) await settleSweep(runtime, queue, sweep);
       }
       return { done, total };
     };
@@ -122,18 +122,6 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     await worker.close();
     await queue.close();
   }
-}
-
-/**
- * Ends the wait if a batch failed for good, and re-queues unfinished batches (a no-op for
- * those still queued; puts back those a Redis restart lost).
- */
-async function checkBatches(runtime: Runtime, queue: SweepQueue, sweep: SweepRecord): Promise<void> {
-  const pending = await pendingBatches(runtime.state, sweep.id);
-  for (const idx of pending) {
-    await failIfFinallyFailed(await queue.getJob(batchJobId(sweep.id, idx)), `batch ${idx} of rule ${sweep.ruleId}`);
-  }
-  await enqueueBatches(queue, sweep.id, pending);
 }
 
 /**

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
 import { appendAudit } from '../audit/append-audit.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { confirmToken, exceedsLimits, tokenAllows } from '../planner/blast-radius.js';
 import { planSweep, rangesToJson, type SweepPlan } from '../planner/plan-sweep.js';
+import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { findRunningSweep, findSweep, insertSweep, pendingBatches, type NewSweep } from '../state/sweeps.js';
+import { findRunningSweep, findSweep, insertSweep, pendingBatches, type NewSweep, type SweepRecord } from '../state/sweeps.js';
+import { findTrigger } from '../state/triggers.js';
 import { withTransaction } from '../stores/postgres/connect.js';
-import type { BlockedSweep, SweepJobData, SweepJobResult } from './job-data.js';
+import { endSweep, outdatedBy } from '../executor/end-sweep.js';
+import { readSweepJobData, type BlockedSweep, type SweepJobResult } from './job-data.js';
 import { enqueueBatches, type SweepQueue } from './sweep-queue.js';
 
 /** A sweep's id follows from its job's id, so a retried sweep job finds the sweep it began. */
@@ -17,6 +21,24 @@ export function sweepIdFor(jobId: string): string {
 const MAX_RACES = 5;
 
 /**
+ * What a sweep runs with, resolved from this process's own config and state database,
+ * never from the job: the rule by id (its hash checked), and for a manual sweep the
+ * actor, dry-run flag and confirmation of its trigger row.
+ */
+interface SweepRequest {
+  rule: Rule;
+  configHash: string;
+  actor: string;
+  trigger: 'schedule' | 'manual';
+  triggerId: string | null;
+  dryRun: boolean;
+  confirm?: string;
+}
+
+/** A job this process will not run; audited as `refused`, never retried. */
+export class RefusedJobError extends UnrecoverableError {}
+
+/**
  * Plans a sweep and queues its batches: the state database's `now`, the expired ranges,
  * the blast-radius check, and key ranges of `batchSize` rows, recorded in one transaction
  * before any batch is queued. Safe to repeat: a retried job resumes its own sweep.
@@ -24,19 +46,38 @@ const MAX_RACES = 5;
  * One sweep per rule at a time is enforced by the database, not by BullMQ deduplication:
  * a unique index over running sweeps decides every race (workers, admins, schedulers,
  * across machines), and it outlives a Redis restart that would forget a dedup key. A
- * trigger that finds the rule sweeping joins that sweep, re-queuing its unfinished
- * batches (which also recovers batches lost with Redis).
+ * trigger that finds the rule sweeping under the same definition joins that sweep,
+ * re-queuing its unfinished batches (which also recovers batches lost with Redis); a
+ * running sweep under another definition is superseded, and a fresh one planned.
  */
-export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: string, data: SweepJobData): Promise<SweepJobResult> {
+export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: string, payload: unknown): Promise<SweepJobResult> {
   const { state } = runtime;
   const sweepId = sweepIdFor(jobId);
+  const data = await resolveRequest(runtime, jobId, payload);
+  const superseded: { sweepId: string; reason: string }[] = [];
+  const result = (fields: Omit<SweepJobResult, 'ruleId' | 'superseded'>): SweepJobResult => ({
+    ...fields,
+    ruleId: data.rule.id,
+    ...(superseded.length > 0 ? { superseded } : {}),
+  });
   for (let attempt = 0; attempt < MAX_RACES; attempt++) {
     const own = await findSweep(state, sweepId);
-    if (own?.blocked) return { sweepId, joined: false, batches: 0, blocked: own.blocked };
-    if (own) return resume(runtime, queue, own.id, own.batchesTotal, false);
+    if (own?.blocked) return result({ sweepId, joined: false, batches: 0, blocked: own.blocked });
+    if (own) {
+      const end = own.status === 'running' ? await supersede(runtime, own) : null;
+      if (end) superseded.push(end);
+      return own.status === 'running' && !end ? resume(runtime, queue, own.id, own.batchesTotal, false, result) : result({ sweepId, joined: false, batches: own.batchesTotal });
+    }
 
     const running = await findRunningSweep(state, data.rule.id, data.dryRun);
-    if (running) return resume(runtime, queue, running.id, running.batchesTotal, true);
+    if (running) {
+      // Never join a sweep planned under another definition: it would go on changing
+      // rows by a rule that is no longer the config's, and report its count as ours.
+      if (running.ruleHash === data.rule.hash) return resume(runtime, queue, running.id, running.batchesTotal, true, result);
+      const end = await supersede(runtime, running);
+      if (end) superseded.push(end);
+      continue;
+    }
 
     const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const plan = planSweep(data.rule, now);
@@ -49,6 +90,7 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
       dryRun: data.dryRun,
       actor: data.actor,
       trigger: data.trigger,
+      triggerId: data.triggerId,
       now,
       ranges: rangesToJson(plan.ranges),
       batches,
@@ -59,16 +101,91 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
     const inserted = await withTransaction(state.db, async (client) => {
       if (!(await insertSweep(client, state, sweep))) return false;
       if (blocked) {
-        const record = { ...sweep, ruleId: data.rule.id, status: 'blocked' as const, batchesTotal: 0, batchesDone: 0, rowsAffected: 0 };
+        const record = { ...sweep, ruleId: data.rule.id, status: 'blocked' as const, batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
         await appendAudit(client, state, sweepAuditEntry(record, data.rule.store, 'blocked', blocked.affected));
       }
       return true;
     });
-    if (inserted && blocked) return { sweepId, joined: false, batches: 0, blocked };
-    if (inserted) return resume(runtime, queue, sweepId, batches.length, false);
+    if (inserted && blocked) return result({ sweepId, joined: false, batches: 0, blocked });
+    if (inserted) return resume(runtime, queue, sweepId, batches.length, false, result);
     // Lost a race with another trigger of the same rule: go round and join it.
   }
   throw new Error(`could not start or join a sweep of rule ${data.rule.id} after ${MAX_RACES} attempts`);
+}
+
+/**
+ * The rule and flags a sweep job may run with, or a refusal (audited, then thrown as an
+ * UnrecoverableError): the job names a trigger not recorded (or recorded for another
+ * job), a rule this config does not have, or a definition hash that is not the config's.
+ */
+async function resolveRequest(runtime: Runtime, jobId: string, payload: unknown): Promise<SweepRequest> {
+  const { config, state } = runtime;
+  const data = readSweepJobData(payload);
+  if ('problem' in data) return refuse(runtime, jobId, null, null, data.problem);
+  if (data.trigger === 'schedule') {
+    const rule = config.rules.find((r) => r.id === data.ruleId);
+    if (!rule) return refuse(runtime, jobId, data.ruleId, data.ruleHash, `scheduled job for rule ${data.ruleId}, which this config (${config.file}) does not have`);
+    if (rule.hash !== data.ruleHash) {
+      return refuse(runtime, jobId, data.ruleId, data.ruleHash, `scheduled job for rule ${rule.id} carries definition ${data.ruleHash.slice(0, 12)}, but this config (${config.file}) defines it as ${rule.hash.slice(0, 12)}`);
+    }
+    if (rule.schedule.kind === 'manual') return refuse(runtime, jobId, rule.id, data.ruleHash, `scheduled job for rule ${rule.id}, which this config sweeps only on \`retention run\``);
+    return { rule, configHash: config.hash, actor: 'worker', trigger: 'schedule', triggerId: null, dryRun: false };
+  }
+  const trigger = await findTrigger(state, data.triggerId);
+  if (!trigger) return refuse(runtime, jobId, null, null, `job names trigger ${JSON.stringify(data.triggerId)}, which the state database has no record of`);
+  if (trigger.jobId !== jobId) return refuse(runtime, jobId, trigger.ruleId, trigger.ruleHash, `trigger ${trigger.id} was recorded for job ${trigger.jobId}, not this one`);
+  const rule = config.rules.find((r) => r.id === trigger.ruleId);
+  if (!rule) return refuse(runtime, jobId, trigger.ruleId, trigger.ruleHash, `run of rule ${trigger.ruleId}, which this process's config (${config.file}) does not have`);
+  if (rule.hash !== trigger.ruleHash) {
+    return refuse(runtime, jobId, rule.id, trigger.ruleHash, `run of rule ${rule.id} with definition ${trigger.ruleHash.slice(0, 12)}, but this process's config (${config.file}) defines it as ${rule.hash.slice(0, 12)}`);
+  }
+  return {
+    rule,
+    configHash: config.hash,
+    actor: trigger.actor,
+    trigger: 'manual',
+    triggerId: trigger.id,
+    dryRun: trigger.dryRun,
+    ...(trigger.confirmToken === null ? {} : { confirm: trigger.confirmToken }),
+  };
+}
+
+/** Audits a refused job and throws: nothing of it runs, and it is not retried. */
+async function refuse(runtime: Runtime, jobId: string, ruleId: string | null, ruleHash: string | null, reason: string): Promise<never> {
+  const { state, config } = runtime;
+  const rule = ruleId === null ? undefined : config.rules.find((r) => r.id === ruleId);
+  await withTransaction(state.db, async (client) => {
+    const now = (await client.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+    await appendAudit(client, state, {
+      event: 'refused',
+      ruleId: ruleId ?? '',
+      ruleSource: rule?.source ?? null,
+      configHash: config.hash,
+      sweepId: sweepIdFor(jobId),
+      store: rule?.store ?? '',
+      table: rule ? (rule.keys ?? (rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name)) : '',
+      action: rule?.action ?? null,
+      dryRun: false,
+      now: now.toISOString(),
+      ranges: [],
+      rows: 0,
+      // Who added the job is unknown: the queue is not trusted to say.
+      actor: 'unknown',
+      trigger: 'queue',
+      reason,
+      ruleHash,
+      configRuleHash: rule?.hash ?? null,
+    });
+  });
+  throw new RefusedJobError(`refused job ${jobId}: ${reason}`);
+}
+
+/** Supersedes a running sweep whose definition is no longer this config's; null when it is current. */
+async function supersede(runtime: Runtime, sweep: SweepRecord): Promise<{ sweepId: string; reason: string } | null> {
+  const outdated = outdatedBy(runtime, sweep);
+  if (!outdated) return null;
+  const end = await endSweep(runtime, sweep.id, 'superseded', outdated.reason, { ruleHash: sweep.ruleHash, configRuleHash: outdated.configRuleHash });
+  return end && { sweepId: end.sweepId, reason: end.reason };
 }
 
 /**
@@ -76,24 +193,34 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
  * and stops a sweep over the rule's limits unless `--confirm` covers it. Dry runs change
  * nothing and are never blocked; limits that cannot be exceeded skip the counting.
  */
-async function checkLimits(runtime: Runtime, data: SweepJobData, plan: SweepPlan): Promise<BlockedSweep | null> {
+async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan): Promise<BlockedSweep | null> {
   const { rule } = data;
   if (data.dryRun || (rule.limits.maxRowsPerRun === null && rule.limits.maxFraction >= 1)) return null;
   const store = runtime.storeFor(rule);
-  const affected = await store.count(rule, plan.ranges, runtime.contextFor(rule));
+  // Rows other tables would lose (or have rewritten) through foreign keys count too; `total`
+  // then includes those tables' rows.
+  const cascaded = Object.values((await store.countCascades?.(rule, plan.ranges, runtime.contextFor(rule))) ?? {});
+  const affected = (await store.count(rule, plan.ranges, runtime.contextFor(rule))) + cascaded.reduce((sum, n) => sum + n, 0);
   const total = await store.total(rule);
   const reason = exceedsLimits(rule.limits, affected, total);
   if (reason === null) return null;
-  if (data.confirm !== undefined && tokenAllows(data.confirm, rule.id, data.configHash, affected)) return null;
+  if (data.confirm !== undefined && tokenAllows(data.confirm, rule.hash, affected)) return null;
   return {
     affected,
     total,
     reason: data.confirm === undefined ? reason : `${reason}; the --confirm token given does not cover it (it was for fewer rows or another config)`,
-    confirmToken: confirmToken(rule.id, data.configHash, affected),
+    confirmToken: confirmToken(rule.hash, affected),
   };
 }
 
-async function resume(runtime: Runtime, queue: SweepQueue, sweepId: string, total: number, joined: boolean): Promise<SweepJobResult> {
+async function resume(
+  runtime: Runtime,
+  queue: SweepQueue,
+  sweepId: string,
+  total: number,
+  joined: boolean,
+  result: (fields: Omit<SweepJobResult, 'ruleId' | 'superseded'>) => SweepJobResult,
+): Promise<SweepJobResult> {
   await enqueueBatches(queue, sweepId, await pendingBatches(runtime.state, sweepId));
-  return { sweepId, joined, batches: total };
+  return result({ sweepId, joined, batches: total });
 }

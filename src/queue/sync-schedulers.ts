@@ -7,16 +7,18 @@ import type { SweepQueue } from './sweep-queue.js';
 const SCHEDULER_PREFIX = schedulerId('');
 
 /**
- * One BullMQ job scheduler per scheduled rule, carrying the rule as the worker's config
- * has it; schedulers of rules that left the config (or became manual) are removed, so a
- * deleted rule stops sweeping. upsertJobScheduler is idempotent, so every worker start
+ * One BullMQ job scheduler per scheduled rule, naming the rule and its definition hash as
+ * the worker's config has it; schedulers of rules that left the config (or became
+ * manual) are removed, so a deleted rule stops sweeping. upsertJobScheduler is idempotent, so every worker start
  * (and every restart after Redis lost its keys) can call this.
  */
 export async function syncSchedulers(queue: SweepQueue, config: Config): Promise<{ active: string[]; removed: string[] }> {
   const active: string[] = [];
   for (const rule of config.rules) {
     if (rule.schedule.kind === 'manual') continue;
-    const data: SweepJobData = { rule, configHash: config.hash, actor: 'worker', trigger: 'schedule', dryRun: false };
+    // The rule's id and definition hash only: the worker that runs the job looks the rule
+    // up in its own config and refuses a job whose hash is not the config's.
+    const data: SweepJobData = { trigger: 'schedule', ruleId: rule.id, ruleHash: rule.hash };
     const repeat = rule.schedule.kind === 'every' ? { every: rule.schedule.ms } : { pattern: rule.schedule.pattern, tz: rule.timezone };
     await queue.upsertJobScheduler(schedulerId(rule.id), repeat, { name: JOB_SWEEP, data, opts: SWEEP_JOB_OPTIONS });
     active.push(schedulerId(rule.id));

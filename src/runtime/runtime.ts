@@ -1,4 +1,5 @@
 import type { AnonymizeContext } from '../anonymize/strategy.js';
+import { auditKeyFrom } from '../audit/audit-key.js';
 import { describeOrigin, type Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import { migrate, stateDb, type StateDb } from '../state/state-db.js';
@@ -27,11 +28,12 @@ export interface Runtime {
 /** Builds the runtime. Creates pools but opens no connection; `connectRuntime` does. */
 export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env): Runtime {
   const databases = new Databases();
-  const state = stateDb(databases.get(config.state, describeOrigin(config, 'state')), config.stateSchema);
+  const auditKey = auditKeyFrom(env);
+  const state = stateDb(databases.get(config.state, describeOrigin(config, 'state')), config.stateSchema, auditKey);
   const stores = new Map<string, Store>(
     Object.entries(config.stores).map(([name, store]) => [
       name,
-      createStore(name, store, describeOrigin(config, `stores.${name}.url`), databases),
+      createStore(name, store, describeOrigin(config, `stores.${name}.url`), { databases, queuePrefix: config.queuePrefix }),
     ]),
   );
   const hmacKey = env.RETENTION_HMAC_KEY ? Buffer.from(env.RETENTION_HMAC_KEY, 'utf8') : null;
@@ -44,7 +46,7 @@ export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env
       return store;
     },
     contextFor: (rule) => ({ hmacKey, timezone: rule.timezone }),
-    auditKey: env.RETENTION_AUDIT_KEY ? Buffer.from(env.RETENTION_AUDIT_KEY, 'utf8') : null,
+    auditKey,
     stores: () => [...stores.values()],
     close: () => databases.close(),
   };

@@ -10,11 +10,16 @@ export interface StateDb {
   db: Database;
   schema: string;
   /** `"retention"."audit_log"` etc., quoted. */
-  table(name: 'sweeps' | 'batches' | 'audit_log' | 'migrations'): string;
+  table(name: 'sweeps' | 'batches' | 'triggers' | 'audit_log' | 'migrations'): string;
+  /**
+   * $RETENTION_AUDIT_KEY: keys the audit chain appended here (src/audit/audit-key.ts). It
+   * travels with the database handle, never into it: null when the command has none.
+   */
+  auditKey: Buffer | null;
 }
 
-export function stateDb(db: Database, schema: string): StateDb {
-  return { db, schema, table: (name) => `${ident(schema)}.${ident(name)}` };
+export function stateDb(db: Database, schema: string, auditKey: Buffer | null = null): StateDb {
+  return { db, schema, auditKey, table: (name) => `${ident(schema)}.${ident(name)}` };
 }
 
 const MIGRATIONS_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'migrations');

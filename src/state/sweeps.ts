@@ -15,13 +15,33 @@ export interface SweepRecord {
   trigger: string;
   now: Date;
   ranges: { from: string | null; to: string }[];
-  status: 'running' | 'done' | 'blocked';
+  status: SweepStatus;
   confirmToken: string | null;
   blocked: BlockedSweep | null;
   batchesTotal: number;
   batchesDone: number;
   rowsAffected: number;
+  /** The rule's definition hash when planned (null only for sweeps planned before hashes existed). */
+  ruleHash: string | null;
+  /** The trigger row of a manual sweep; null for a scheduled one. */
+  triggerId: string | null;
+  /** Why it ended superseded, failed or cancelled. */
+  reason: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
 }
+
+/**
+ * `running` until every batch is `done`; `blocked` over its limits (touched nothing);
+ * `superseded` when its rule left the config or changed, `failed` when a batch failed for
+ * good, `cancelled` by an admin: those three end it early, and its remaining batches do nothing.
+ */
+export type SweepStatus = 'running' | 'done' | 'blocked' | EndedStatus;
+
+/** How a sweep ends before its last batch. */
+export type EndedStatus = 'superseded' | 'failed' | 'cancelled';
+
+export const SWEEP_STATUSES: readonly SweepStatus[] = ['running', 'done', 'blocked', 'superseded', 'failed', 'cancelled'];
 
 export interface NewSweep {
   id: string;
@@ -37,9 +57,10 @@ export interface NewSweep {
   status: 'running' | 'blocked';
   confirmToken: string | null;
   blocked: BlockedSweep | null;
+  triggerId: string | null;
 }
 
-const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected`;
+const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at`;
 
 function toRecord(row: Record<string, unknown>): SweepRecord {
   return {
@@ -58,6 +79,11 @@ function toRecord(row: Record<string, unknown>): SweepRecord {
     batchesTotal: Number(row.batches_total),
     batchesDone: Number(row.batches_done),
     rowsAffected: Number(row.rows_affected),
+    ruleHash: (row.rule_hash as string | null) ?? null,
+    triggerId: (row.trigger_id as string | null) ?? null,
+    reason: (row.reason as string | null) ?? null,
+    createdAt: row.created_at as Date,
+    finishedAt: (row.finished_at as Date | null) ?? null,
   };
 }
 
@@ -82,10 +108,10 @@ export async function findRunningSweep(state: StateDb, ruleId: string, dryRun: b
  */
 export async function insertSweep(client: pg.ClientBase, state: StateDb, sweep: NewSweep): Promise<boolean> {
   const inserted = await client.query(
-    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END)
+    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at, rule_hash, trigger_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END, $14, $15)
      ON CONFLICT (rule_id, dry_run) WHERE status = 'running' DO NOTHING`,
-    [sweep.id, sweep.rule.id, sweep.configHash, JSON.stringify(sweep.rule), sweep.dryRun, sweep.actor, sweep.trigger, sweep.now, JSON.stringify(sweep.ranges), sweep.status, sweep.confirmToken, sweep.blocked && JSON.stringify(sweep.blocked), sweep.batches.length],
+    [sweep.id, sweep.rule.id, sweep.configHash, JSON.stringify(sweep.rule), sweep.dryRun, sweep.actor, sweep.trigger, sweep.now, JSON.stringify(sweep.ranges), sweep.status, sweep.confirmToken, sweep.blocked && JSON.stringify(sweep.blocked), sweep.batches.length, sweep.rule.hash, sweep.triggerId],
   );
   if (inserted.rowCount === 0) return false;
   await client.query(
@@ -126,19 +152,27 @@ export async function readSweepBatch(
   return { sweep: toRecord(row), batch };
 }
 
-/** Locks the batch row; true when it is already done (a retried or duplicate job). */
-export async function lockBatch(client: pg.ClientBase, state: StateDb, sweepId: string, idx: number): Promise<boolean> {
-  const { rows } = await client.query<{ done: boolean }>(
-    `SELECT done FROM ${state.table('batches')} WHERE sweep_id = $1 AND idx = $2 FOR UPDATE`,
+/**
+ * Locks the batch row and says whether to run it: `done` for a retried or duplicate job,
+ * `ended` when its sweep is no longer running (superseded, failed or cancelled), `run`.
+ */
+export async function lockBatch(client: pg.ClientBase, state: StateDb, sweepId: string, idx: number): Promise<'run' | 'done' | 'ended'> {
+  const { rows } = await client.query<{ done: boolean; status: SweepStatus }>(
+    `SELECT b.done, s.status FROM ${state.table('batches')} b JOIN ${state.table('sweeps')} s ON s.id = b.sweep_id
+      WHERE b.sweep_id = $1 AND b.idx = $2 FOR UPDATE OF b`,
     [sweepId, idx],
   );
   if (!rows[0]) throw new Error(`batch ${idx} of sweep ${sweepId} is not recorded`);
-  return rows[0].done;
+  if (rows[0].done) return 'done';
+  return rows[0].status === 'running' ? 'run' : 'ended';
 }
 
 /**
- * Marks a batch done and adds it to its sweep. Returns the sweep when this was its last
- * batch (and marks it done), so the caller can write the closing audit entry.
+ * Marks a batch done and adds it to its sweep, only while the sweep is running unless
+ * `evenIfEnded` (a change already committed in another database must be recorded).
+ * `sweep` is the sweep after the update, null when it had ended (nothing was recorded);
+ * `finished` when this was its last batch (it is now done), so the caller can write the
+ * closing audit entry.
  */
 export async function completeBatch(
   client: pg.ClientBase,
@@ -146,20 +180,93 @@ export async function completeBatch(
   sweepId: string,
   idx: number,
   rows: number,
-): Promise<SweepRecord | null> {
-  // One statement, one round trip: the batch's checkpoint and its sweep's counters.
+  options: { evenIfEnded?: boolean } = {},
+): Promise<{ sweep: SweepRecord | null; finished: boolean }> {
+  // One statement, one round trip: the batch's checkpoint and its sweep's counters. An
+  // UPDATE waits for a concurrent cancel and re-reads the row, so `status = 'running'`
+  // here is decided after any end committed before this batch.
   const updated = await client.query(
-    `WITH batch AS (
-       UPDATE ${state.table('batches')} SET done = true, rows = $3, done_at = now() WHERE sweep_id = $1 AND idx = $2
+    `WITH sweep AS (
+       UPDATE ${state.table('sweeps')}
+          SET batches_done = batches_done + 1, rows_affected = rows_affected + $3,
+              status = CASE WHEN status = 'running' AND batches_done + 1 >= batches_total THEN 'done' ELSE status END,
+              finished_at = CASE WHEN status = 'running' AND batches_done + 1 >= batches_total THEN now() ELSE finished_at END
+        WHERE id = $1 AND (status = 'running' OR $4)
+        RETURNING ${SWEEP_COLUMNS}
+     ), batch AS (
+       UPDATE ${state.table('batches')} SET done = true, rows = $3, done_at = now()
+        WHERE sweep_id = $1 AND idx = $2 AND EXISTS (SELECT 1 FROM sweep)
      )
-     UPDATE ${state.table('sweeps')}
-        SET batches_done = batches_done + 1, rows_affected = rows_affected + $3,
-            status = CASE WHEN batches_done + 1 >= batches_total THEN 'done' ELSE status END,
-            finished_at = CASE WHEN batches_done + 1 >= batches_total THEN now() END
-      WHERE id = $1
-      RETURNING ${SWEEP_COLUMNS}`,
-    [sweepId, idx, rows],
+     SELECT * FROM sweep`,
+    [sweepId, idx, rows, options.evenIfEnded ?? false],
   );
-  const sweep = toRecord(updated.rows[0]!);
-  return sweep.status === 'done' ? sweep : null;
+  const row = updated.rows[0];
+  if (!row) return { sweep: null, finished: false };
+  const sweep = toRecord(row);
+  // The last batch (or one recorded after its sweep ended): the key bounds go now.
+  if (sweep.status !== 'running') await clearKeyBounds(client, state, sweepId);
+  return { sweep, finished: sweep.status === 'done' };
+}
+
+/**
+ * Clears the key bounds of every batch of a sweep that has ended (done, blocked,
+ * superseded, failed, cancelled): call it in the transaction that ends the sweep. Bounds
+ * are row keys, and a key column can hold personal data (`key: email`); they are needed
+ * only while the sweep runs. Afterwards a batch is known by its position.
+ *
+ * NULL bounds mean "open" to a batch, so they are never visible with a running status:
+ * nothing is cleared while the sweep (as this transaction sees it) is still running, and
+ * the executor runs a batch only while its sweep is running. Returns the batches cleared.
+ */
+export async function clearKeyBounds(client: pg.ClientBase, state: StateDb, sweepId: string): Promise<number> {
+  const cleared = await client.query(
+    `UPDATE ${state.table('batches')} b SET after_key = NULL, up_to_key = NULL
+       FROM ${state.table('sweeps')} s
+      WHERE b.sweep_id = $1 AND s.id = b.sweep_id AND s.status <> 'running'
+        AND (b.after_key IS NOT NULL OR b.up_to_key IS NOT NULL)`,
+    [sweepId],
+  );
+  return cleared.rowCount ?? 0;
+}
+
+/**
+ * Ends a running sweep early (superseded, failed, cancelled), with the reason. Returns the
+ * sweep as ended, or null when it was not running (it had finished or ended already), so
+ * exactly one caller audits the end.
+ */
+export async function markSweepEnded(
+  client: pg.ClientBase,
+  state: StateDb,
+  sweepId: string,
+  status: EndedStatus,
+  reason: string,
+): Promise<SweepRecord | null> {
+  const { rows } = await client.query(
+    `UPDATE ${state.table('sweeps')} SET status = $2, reason = $3, finished_at = now()
+      WHERE id = $1 AND status = 'running' RETURNING ${SWEEP_COLUMNS}`,
+    [sweepId, status, reason],
+  );
+  if (!rows[0]) return null;
+  await clearKeyBounds(client, state, sweepId);
+  return toRecord(rows[0]);
+}
+
+export interface SweepFilter {
+  ruleId?: string;
+  status?: SweepStatus;
+  /** Most recent N. Default: all. */
+  limit?: number;
+}
+
+/** Sweeps, oldest first, optionally of one rule or status. */
+export async function listSweeps(state: StateDb, filter: SweepFilter = {}): Promise<SweepRecord[]> {
+  const { rows } = await state.db.pool.query(
+    `SELECT * FROM (
+       SELECT ${SWEEP_COLUMNS} FROM ${state.table('sweeps')}
+        WHERE ($1::text IS NULL OR rule_id = $1) AND ($2::text IS NULL OR status = $2)
+        ORDER BY created_at DESC, id DESC LIMIT $3
+     ) recent ORDER BY created_at, id`,
+    [filter.ruleId ?? null, filter.status ?? null, filter.limit ?? null],
+  );
+  return rows.map(toRecord);
 }

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { TestEnv } from '../helpers/test-env.js';
 import type { Config } from '../../src/policy/config.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { startSweep } from '../../src/queue/start-sweep.js';
+import { recordManualTrigger } from '../../src/queue/manual-trigger.js';
 import { openQueue } from '../../src/queue/sweep-queue.js';
 import { findSweep, type SweepRecord } from '../../src/state/sweeps.js';
 
@@ -15,13 +15,8 @@ export async function plannedSweep(env: TestEnv, config: Config, runtime: Runtim
   const rule = config.rules[0]!;
   const queue = openQueue(env.redis(), env.prefix);
   try {
-    const started = await startSweep(runtime, queue, `test-${randomUUID()}`, {
-      rule,
-      configHash: config.hash,
-      actor: 'test',
-      trigger: 'manual',
-      dryRun: options.dryRun ?? false,
-    });
+    const { jobId, data } = await recordManualTrigger(runtime.state, rule, { actor: 'test', dryRun: options.dryRun ?? false });
+    const started = await startSweep(runtime, queue, jobId, data);
     if (started.blocked) throw new Error(`sweep of ${rule.id} was blocked: ${started.blocked.reason}`);
     const sweep = await findSweep(runtime.state, started.sweepId);
     if (!sweep) throw new Error(`sweep ${started.sweepId} was not recorded`);

@@ -76,12 +76,13 @@ describe('blast-radius limits through the CLI', () => {
     expect(await count()).toBe(6_000);
   });
 
-  it('refuses a forged token and a token from another config', async () => {
+  it('refuses a forged token and a token for another definition of the rule', async () => {
     await logsTable(4_500, 500);
     writeFileSync(file, env.configYaml([rule], defaultLimits));
     const token = /--confirm (\S+)/.exec((await cli(['run', '--rule', 'logs', '--config', file])).stderr)![1]!;
     expect((await cli(['run', '--rule', 'logs', '--confirm', '999999.0000000000', '--config', file])).code).toBe(3);
-    writeFileSync(file, env.configYaml([{ ...rule, batchSize: 600 }], defaultLimits)); // any config change
+    // Any change to the rule's definition (what it selects, where, or does), here with the same count.
+    writeFileSync(file, env.configYaml([{ ...rule, retain: 'P7M' }], defaultLimits));
     expect((await cli(['run', '--rule', 'logs', '--confirm', token, '--config', file])).code).toBe(3);
     expect(await count()).toBe(5_000);
   });
@@ -172,7 +173,8 @@ describe('audit verify', () => {
     await env.sql(`DELETE FROM ${env.stateSchema}.audit_log WHERE seq > (SELECT max(seq) - 2 FROM ${env.stateSchema}.audit_log)`);
     const verified = await cli(['audit', 'verify', '--config', file]);
     expect(verified.code).toBe(1);
-    const done = Number((await env.sql<{ n: string }>(`SELECT count(*) AS n FROM ${env.stateSchema}.batches WHERE done`))[0]!.n);
-    expect(verified.stderr).toContain(`completed ${done} batches but the log has ${done - 1} of their entries (entries were removed from the end)`);
+    // The sweep's closing entry went first in the cut, and is the first thing found missing.
+    const [sweep] = await env.sql<{ id: string }>(`SELECT id FROM ${env.stateSchema}.sweeps`);
+    expect(verified.stderr).toContain(`sweep ${sweep!.id} is recorded as done but the log has no sweep-finished entry for it (its closing entry was removed)`);
   });
 });

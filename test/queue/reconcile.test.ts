@@ -35,7 +35,7 @@ describe('reconcileSweeps', () => {
     expect(await completed!.isCompleted()).toBe(true);
     const worker = await startWorker(runtime, { connection: env.redis(), prefix: env.prefix, concurrency: 1, queue });
     try {
-      expect(await reconcileSweeps(runtime, queue)).toBe(1);
+      expect(await reconcileSweeps(runtime, queue)).toEqual({ resumed: 1, ended: [] });
       for (let i = 0; i < 100; i++) {
         const [sweep] = await env.sql<{ status: string }>(`SELECT status FROM ${env.stateSchema}.sweeps WHERE id = $1`, [sweepId]);
         if (sweep!.status === 'done') break;

@@ -7,6 +7,7 @@ import type { BatchJobData } from '../../src/queue/job-data.js';
 import { JOB_BATCH } from '../../src/queue/queue-names.js';
 import { startWorker } from '../../src/queue/start-worker.js';
 import { enqueueSweep, openQueue, type SweepQueue } from '../../src/queue/sweep-queue.js';
+import { recordManualTrigger } from '../../src/queue/manual-trigger.js';
 
 let env: TestEnv;
 let workers: Worker[] = [];
@@ -69,7 +70,8 @@ describe('two workers sharing one sweep', () => {
       });
     }
 
-    await enqueueSweep(queues[0]!, { rule: config.rules[0]!, configHash: config.hash, actor: 'test', trigger: 'manual', dryRun: false }, 'two-workers');
+    const { jobId, data } = await recordManualTrigger((await env.runtime(config)).state, config.rules[0]!, { actor: 'test', dryRun: false });
+    await enqueueSweep(queues[0]!, data, jobId);
     let sweep: { id: string; status: string; batches_total: number; rows_affected: string } | undefined;
     await until('the sweep to finish', async () => {
       const rows = await env.sql<NonNullable<typeof sweep>>(`SELECT id, status, batches_total, rows_affected FROM ${env.stateSchema}.sweeps`);
