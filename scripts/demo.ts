@@ -2,7 +2,8 @@
  * `npm run demo`: the retention scheduler end to end, on the real services, as a user runs it.
  *
  * 1. Resets the demo: drops schema retention_demo (the application tables) and the state
- *    schema of config/retention.yaml, and clears its BullMQ keys. Rerunnable.
+ *    schema of config/retention.yaml, and clears its BullMQ keys (only those under its
+ *    queue prefix, $RETENTION_QUEUE_PREFIX or retention-demo). Rerunnable.
  * 2. Builds tables modelled on the seed privacy policies and fills them with 110,000
  *    synthetic rows spread over six years (NULL anchors and rows outside a rule's `where`
  *    included), with INSERT ... SELECT generate_series.
@@ -21,10 +22,12 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { AuditRecord } from '../src/audit/audit-entry.js';
 import { formatTable } from '../src/cli/format-table.js';
+import { UserError } from '../src/errors.js';
 import { describeOrigin, type Config } from '../src/policy/config.js';
 import { loadConfig } from '../src/policy/load-config.js';
 import type { Rule } from '../src/policy/rule.js';
 import { redactUrl } from '../src/redact.js';
+import { clearDemoQueueKeys } from './demo-queue-keys.js';
 import { buildDemoSchema, DEMO_ROWS, DEMO_SCHEMA, HISTORY } from './demo-schema.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +35,8 @@ const CONFIG_FILE = 'config/retention.yaml';
 const CLI = 'scripts/retention.mjs';
 /** Demo only: 45 bytes, above the 32 `hmac` requires. Never use it for real data. */
 const DEMO_HMAC_KEY = 'retention-demo-only-hmac-key-NOT-for-real-use';
+/** Demo only: keys the demo's audit chain (45 bytes, above the 32 required). Never use it for real data. */
+const DEMO_AUDIT_KEY = 'retention-demo-only-audit-key-NOT-for-real-use';
 /** Rows whose period ends more than this after `plan`'s now must survive the run untouched. */
 const SAFETY_MARGIN = '1 hour';
 /** Exit code of `run` when a sweep was blocked by its limits (src/cli/run.ts). */
@@ -67,6 +72,11 @@ async function main(): Promise<void> {
     childEnv.RETENTION_HMAC_KEY = DEMO_HMAC_KEY;
     say(`RETENTION_HMAC_KEY is not set: using a DEMO-ONLY key (${Buffer.byteLength(DEMO_HMAC_KEY)} bytes) for the hmac anonymization.`);
     say('Never use it for real data; set your own secret of at least 32 bytes.');
+  }
+  if (!childEnv.RETENTION_AUDIT_KEY) {
+    childEnv.RETENTION_AUDIT_KEY = DEMO_AUDIT_KEY;
+    say(`RETENTION_AUDIT_KEY is not set: using a DEMO-ONLY key (${Buffer.byteLength(DEMO_AUDIT_KEY)} bytes) for the audit chain.`);
+    say('Never use it for real data; set your own secret of at least 32 bytes, kept outside the database.');
   }
 
   const config = loadConfig(CONFIG_FILE, childEnv);
@@ -118,7 +128,8 @@ function refuseNonDemoState(config: Config): void {
   if (!config.stateSchema.startsWith('retention_demo') || !config.queuePrefix.includes('demo')) {
     throw new DemoFailure(
       `${CONFIG_FILE} has stateSchema ${config.stateSchema} and queuePrefix ${config.queuePrefix}; the demo resets both, ` +
-        'so it only runs on a config whose state schema starts with retention_demo and whose queue prefix contains "demo"',
+        'so it only runs on a config whose state schema starts with retention_demo and whose queue prefix contains "demo" ' +
+        '(set RETENTION_QUEUE_PREFIX to one, e.g. alice-demo)',
     );
   }
   for (const rule of config.rules) {
@@ -150,12 +161,7 @@ async function reset(config: Config, db: pg.Client): Promise<void> {
     await redis.connect().catch((error: Error) => {
       throw new DemoFailure(`cannot connect to Redis at ${redactUrl(config.redis)} (${describeOrigin(config, 'redis')}): ${error.message}`);
     });
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) cleared += await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    cleared = await clearDemoQueueKeys(redis, config.queuePrefix);
   } finally {
     redis.disconnect();
   }
@@ -385,9 +391,9 @@ function scopeSql(rule: Rule, p: unknown[]): string {
     const c = ident(f.column);
     switch (f.op) {
       case 'eq':
-        return `${c} = ${lit(p, f.value)}`;
+        return `${c} = ${lit(p, f.value.text)}`;
       case 'not-eq':
-        return `${c} IS DISTINCT FROM ${lit(p, f.value)}`;
+        return `${c} IS DISTINCT FROM ${lit(p, f.value.text)}`;
       case 'is-null':
         return `${c} IS NULL`;
       case 'not-null':
@@ -486,10 +492,12 @@ function json<T>(result: CliResult, what: string): T {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof DemoFailure) {
+  // A UserError is a config the demo cannot use (e.g. a RETENTION_QUEUE_PREFIX the schema
+  // refuses): its message and exit code, no stack.
+  if (error instanceof DemoFailure || error instanceof UserError) {
     console.error(`\ndemo FAILED: ${error.message}`);
   } else {
     console.error('\ndemo FAILED unexpectedly:', error);
   }
-  process.exitCode = 1;
+  process.exitCode = error instanceof UserError ? error.exitCode : 1;
 });

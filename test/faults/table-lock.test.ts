@@ -9,6 +9,8 @@ import { sleep, waitFor } from './helpers/wait-for.js';
 /** How long the conflicting lock is held: several lock timeouts, so retries meet it again. */
 const HOLD_MS = FULL ? 8_000 : 5_000;
 const LOCK_TIMEOUT_MESSAGE = /lock timeout/i;
+/** Why a worker says a job attempt failed: `reason` in its log line (`err` in earlier versions). */
+const failure = (entry: { reason?: unknown; err?: unknown }) => String(entry.reason ?? entry.err);
 
 describe('a conflicting table lock mid-sweep', () => {
   it(
@@ -25,7 +27,7 @@ describe('a conflicting table lock mid-sweep', () => {
         const holder = new pg.Client({ connectionString: world.databaseUrl });
         holder.on('error', () => undefined);
         await holder.connect();
-        const timedOut = () => workers.flatMap((w) => w.logEntries()).filter((e) => e.msg === 'job failed' && LOCK_TIMEOUT_MESSAGE.test(String(e.err)));
+        const timedOut = () => workers.flatMap((w) => w.logEntries()).filter((e) => e.msg === 'job failed' && LOCK_TIMEOUT_MESSAGE.test(failure(e)));
         let heldFor = 0;
         try {
           await holder.query('BEGIN');
@@ -51,8 +53,8 @@ describe('a conflicting table lock mid-sweep', () => {
         await world.waitForSweepsDone(SWEEP_TIMEOUT_MS, workers);
         const timeouts = timedOut().length;
         if (timeouts === 0) problems.push('no batch attempt failed with a lock timeout');
-        const other = workers.flatMap((w) => w.logEntries()).filter((e) => e.msg === 'job failed' && !LOCK_TIMEOUT_MESSAGE.test(String(e.err)));
-        if (other.length > 0) problems.push(`${other.length} attempts failed for another reason, e.g. ${String(other[0]!.err)}`);
+        const other = workers.flatMap((w) => w.logEntries()).filter((e) => e.msg === 'job failed' && !LOCK_TIMEOUT_MESSAGE.test(failure(e)));
+        if (other.length > 0) problems.push(`${other.length} attempts failed for another reason, e.g. ${failure(other[0]!)}`);
         return {
           faults: `ACCESS EXCLUSIVE lock held ${(heldFor / 1000).toFixed(1)} s from ${at.done}/${at.total} batches; ${timeouts} attempts hit lock_timeout and were retried`,
           problems,

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { FaultWorld } from './helpers/fault-world.js';
+import { WORKER_CONCURRENCY, type FaultWorld } from './helpers/fault-world.js';
 import type { RetentionProcess } from './helpers/retention-process.js';
 import { runScenario } from './helpers/run-scenario.js';
 import { SCENARIOS } from './helpers/scenario-result.js';
 import type { SeededRandom } from './helpers/seeded-random.js';
 import { BATCH_SIZE, FULL, ROWS, SCENARIO_TIMEOUT_MS, START_TIMEOUT_MS, SWEEP_TIMEOUT_MS } from './helpers/suite-size.js';
-import { sleep, waitFor } from './helpers/wait-for.js';
+import { localTcpPorts } from './helpers/local-tcp-ports.js';
+import { GiveUp, sleep, waitFor } from './helpers/wait-for.js';
 
 /** SIGKILLs the whole suite must land while a sweep runs. */
 const KILLS_WANTED = FULL ? 24 : 2;
@@ -19,8 +20,12 @@ const MAX_ROUNDS = 10;
 const KILL_WHILE_PLANNING = FULL;
 /** The planning kill lands within this long after the sweep job became active. */
 const MAX_PLANNING_KILL_DELAY_MS = 150;
-/** After a worker has shown it is sweeping, it is killed within this long. */
-const MAX_KILL_DELAY_MS = 1_500;
+/**
+ * Between two kills the gate lets a random number of batches commit, at most this share of
+ * the sweep's batches over all the round's kills: every kill lands at a different point of
+ * the sweep, and enough batches are always left for the next kill to find workers busy.
+ */
+const MAX_SHARE_LET_THROUGH = 0.5;
 
 type Slot = 'a' | 'b';
 const SLOTS: readonly Slot[] = ['a', 'b'];
@@ -28,16 +33,25 @@ const SLOTS: readonly Slot[] = ['a', 'b'];
 interface KillLog {
   kills: number;
   whilePlanning: number;
+  /** Batches the killed workers had started and not committed when they died. */
+  batchesInFlight: number;
   problems: string[];
 }
 
 /**
- * Two workers sweep while the harness SIGKILLs them at random moments and restarts each
- * one it killed. Killed jobs come back when their lock expires; the batches they had
- * committed must not run again, those they had not must still run.
+ * Two workers sweep while the harness SIGKILLs them and restarts each one it killed. The
+ * kills do not race the sweep: a gate in front of the table's DELETEs (BatchGate) is shut,
+ * the harness picks a worker at random, waits until every batch slot of that worker holds
+ * a batch at the gate (told apart by the connections' ports), and only then kills it: it
+ * dies with its batches begun and uncommitted, on a machine of any speed. The gate then
+ * lets a random number of batches commit before the next kill. Killed jobs come back when
+ * their lock expires; the batches they had committed must not run again, those they had
+ * not must still run.
  */
 async function sweepUnderKills(world: FaultWorld, random: SeededRandom, killsWanted: number): Promise<KillLog> {
-  const log: KillLog = { kills: 0, whilePlanning: 0, problems: [] };
+  const log: KillLog = { kills: 0, whilePlanning: 0, batchesInFlight: 0, problems: [] };
+  const gate = await world.batchGate();
+  await gate.close();
   const generation: Record<Slot, number> = { a: 1, b: 1 };
   const workers: Record<Slot, RetentionProcess> = { a: world.startWorker('worker-a-1'), b: world.startWorker('worker-b-1') };
   await Promise.all(SLOTS.map((s) => workers[s].waitForLog('worker started', START_TIMEOUT_MS)));
@@ -51,9 +65,9 @@ async function sweepUnderKills(world: FaultWorld, random: SeededRandom, killsWan
     generation[slot]++;
     workers[slot] = world.startWorker(`worker-${slot}-${generation[slot]}`);
   };
-  const finished = async () => {
-    const sweeps = await world.sweeps();
-    return sweeps.length > 0 && sweeps.every((s) => s.status !== 'running');
+  const requireWorkers = () => {
+    const gone = SLOTS.map((s) => workers[s]).find((w) => !w.running);
+    if (gone) throw new GiveUp(`${gone.name} exited on its own:\n${gone.describe()}`);
   };
 
   const jobId = await world.trigger();
@@ -69,22 +83,54 @@ async function sweepUnderKills(world: FaultWorld, random: SeededRandom, killsWan
     await Promise.all(SLOTS.map(kill));
     if (!planned) log.whilePlanning += SLOTS.length;
   }
-  while (log.kills < killsWanted && !(await finished())) {
-    // A victim that is really sweeping (it has finished a job since it started), killed at
-    // a random moment after that.
-    const busy = await waitFor(
+  const planned = await waitFor(
+    async () => {
+      requireWorkers();
+      const p = await world.progress();
+      return p.total > 0 ? p : undefined;
+    },
+    { what: 'the sweep to be planned', timeoutMs: SWEEP_TIMEOUT_MS },
+  );
+  const maxLetThrough = Math.max(1, Math.floor((planned.total * MAX_SHARE_LET_THROUGH) / killsWanted));
+
+  while (log.kills < killsWanted) {
+    // Batches of a worker killed at the gate still wait there, holding their checkpoint
+    // rows: let at least one batch through after a kill, so they move on and roll back.
+    const letThrough = random.int(log.kills > 0 ? 1 : 0, maxLetThrough);
+    if (letThrough > 0) {
+      const target = (await world.progress()).done + letThrough;
+      await gate.open();
+      await waitFor(
+        async () => {
+          requireWorkers();
+          return (await world.progress()).done >= target;
+        },
+        { what: `${letThrough} more batches to commit`, timeoutMs: SWEEP_TIMEOUT_MS, intervalMs: 20 },
+      );
+      await gate.close();
+    }
+    // Gate shut: batches can start but not commit. Wait until every slot of the victim
+    // holds a batch at the gate.
+    const slot = SLOTS[random.int(0, SLOTS.length - 1)]!;
+    const victim = workers[slot];
+    const ports = await waitFor(
       async () => {
-        const candidates = SLOTS.filter((s) => workers[s].logEntries().some((e) => e.msg === 'job done'));
-        if (candidates.length > 0) return candidates;
-        return (await finished()) ? 'finished' : false;
+        requireWorkers();
+        if ((await gate.waiting()).includes(null)) throw new GiveUp('harness: a batch waits at the gate on a Unix-socket connection; the suite tells workers apart by TCP port');
+        const held = localTcpPorts(victim.pid!);
+        return (await gate.waitingFrom(held)) >= WORKER_CONCURRENCY ? held : undefined;
       },
-      { what: 'a worker to work a batch', timeoutMs: SWEEP_TIMEOUT_MS },
+      { what: `all ${WORKER_CONCURRENCY} batch slots of ${victim.name} to wait at the gate`, timeoutMs: SWEEP_TIMEOUT_MS, intervalMs: 50 },
     );
-    if (busy === 'finished') break;
-    await sleep(random.int(0, MAX_KILL_DELAY_MS));
-    if (await finished()) break;
-    await kill(busy[random.int(0, busy.length - 1)]!);
+    const running = (await world.sweeps()).some((s) => s.status === 'running');
+    if (!running) log.problems.push('harness: the sweep ended while the gate held its batches');
+    await kill(slot);
+    // The victim's batches still wait at the gate, uncommitted: it died mid-batch.
+    const orphans = await gate.waitingFrom(ports);
+    if (orphans < WORKER_CONCURRENCY) log.problems.push(`harness: ${victim.name} had ${orphans} batches at the gate after its kill, not ${WORKER_CONCURRENCY}`);
+    log.batchesInFlight += orphans;
   }
+  await gate.open();
   await world.waitForSweepsDone(SWEEP_TIMEOUT_MS, SLOTS.map((s) => workers[s]));
   // A graceful stop after all that: SIGTERM, the batch in flight finishes, exit 0.
   for (const slot of SLOTS) {
@@ -104,7 +150,11 @@ describe('SIGKILL mid-sweep', () => {
           const log = await sweepUnderKills(world, random, Math.min(KILLS_PER_ROUND, KILLS_WANTED - kills));
           kills += log.kills;
           if (log.kills === 0) log.problems.push('the sweep finished before any worker could be killed');
-          return { faults: `${log.kills} worker SIGKILLs + restarts (${log.whilePlanning} while planning)`, kills: log.kills, problems: log.problems };
+          return {
+            faults: `${log.kills} worker SIGKILLs + restarts (${log.whilePlanning} while planning, ${log.batchesInFlight} batches in flight)`,
+            kills: log.kills,
+            problems: log.problems,
+          };
         });
       }
       expect(kills, 'SIGKILLs landed while sweeping').toBeGreaterThanOrEqual(KILLS_WANTED);

@@ -8,11 +8,17 @@ import { stringify } from 'yaml';
 import { onTestFailed } from 'vitest';
 import { loadConfig } from '../../../src/policy/load-config.js';
 import { enqueueSweep, openQueue, type SweepQueue } from '../../../src/queue/sweep-queue.js';
+import { stateDb } from '../../../src/state/state-db.js';
+import { insertTrigger } from '../../../src/state/triggers.js';
 import { DATABASE_URL, REDIS_URL } from '../../helpers/test-env.js';
+import { BatchGate } from './batch-gate.js';
 import { createFaultTable, FAULT_RETAIN, FAULT_RULE_ID, FAULT_TIMEZONE, type FaultTable } from './fault-table.js';
 import { RetentionProcess, type ExitStatus } from './retention-process.js';
 import { GiveUp, waitFor } from './wait-for.js';
 import { deleteKeysMatching } from '../../helpers/redis-keys.js';
+
+/** Batches each worker process runs at once (`worker.concurrency` in the world's config). */
+export const WORKER_CONCURRENCY = 2;
 
 export interface WorldOptions {
   rows: number;
@@ -58,6 +64,7 @@ export class FaultWorld {
   #failed = false;
   #queueConnection: Redis | null = null;
   #openQueue: SweepQueue | null = null;
+  #gate: BatchGate | null = null;
 
   private constructor(fields: {
     id: string;
@@ -107,6 +114,15 @@ export class FaultWorld {
     }
   }
 
+  /**
+   * Puts a gate in front of the table's DELETEs (see BatchGate), open; the scenario closes
+   * and opens it. Cleanup opens it for good before anything is dropped.
+   */
+  async batchGate(): Promise<BatchGate> {
+    this.#gate ??= await BatchGate.install(this.pool, this.databaseUrl, this.table);
+    return this.#gate;
+  }
+
   /** `retention worker` as a service manager would start it. */
   startWorker(name: string): RetentionProcess {
     return this.#start(name, ['worker', '--config', this.configFile]);
@@ -125,15 +141,19 @@ export class FaultWorld {
   }
 
   /**
-   * Queues a sweep of the rule exactly as a job scheduler or `run` does (the product's own
-   * enqueueSweep), without doing any of its work here: only worker processes sweep.
+   * Queues a sweep of the rule exactly as `run` does (its trigger row in the state
+   * database, then the product's own enqueueSweep), without doing any of its work here:
+   * only worker processes sweep. The state schema must exist (a worker has started).
    * Returns the job's id.
    */
   async trigger(): Promise<string> {
     const config = loadConfig(this.configFile);
     const rule = config.rules.find((r) => r.id === FAULT_RULE_ID)!;
     const jobId = `fault-${FAULT_RULE_ID}-${randomUUID()}`;
-    await enqueueSweep(this.#queue(), { rule, configHash: config.hash, actor: 'fault-suite', trigger: 'manual', dryRun: false }, jobId);
+    const triggerId = randomUUID();
+    const state = stateDb({ pool: this.pool, url: this.databaseUrl, origin: 'fault suite' }, this.stateSchema);
+    await insertTrigger(this.pool, state, { id: triggerId, jobId, actor: 'fault-suite', ruleId: rule.id, ruleHash: rule.hash, dryRun: false, confirmToken: null });
+    await enqueueSweep(this.#queue(), { trigger: 'manual', triggerId }, jobId);
     return jobId;
   }
 
@@ -220,6 +240,8 @@ export class FaultWorld {
   async cleanup(options: { failed?: boolean } = {}): Promise<void> {
     const failed = this.#failed || options.failed === true;
     await Promise.all(this.processes.filter((p) => p.running).map((p) => p.kill('SIGKILL')));
+    // A closed gate would hold the batches of the processes just killed, and DROP SCHEMA.
+    await this.#gate?.end();
     await this.#openQueue?.close().catch(() => undefined);
     this.#queueConnection?.disconnect();
     if (failed) console.error(`fault scenario ${this.id} failed; logs in ${this.dir}\n${this.describeProcesses()}`);
@@ -269,7 +291,7 @@ export class FaultWorld {
       // The scenarios delete about a third of the table on purpose; the blast-radius
       // interlock is tested elsewhere.
       limits: { maxFraction: 1 },
-      worker: { concurrency: 2 },
+      worker: { concurrency: WORKER_CONCURRENCY },
       stores: { app: { kind: 'postgres', url: this.databaseUrl } },
       rules: [
         {

@@ -26,9 +26,14 @@ on a spare loopback port; the machine's shared servers are never restarted.
 
 - **worker SIGKILL, round N**: two workers sweep; each round opens by SIGKILLing both 0-150 ms
   after the sweep job became active (counted "while planning" when its sweep was not yet
-  recorded), then kills one worker at a time at a random moment (0-1.5 s) after it finished
-  a batch, restarting every worker it kills, eight kills a round; at the end both get
-  SIGTERM and must exit 0. Rounds repeat on fresh tables until at least 20 kills have landed.
+  recorded), then kills one worker at a time, chosen at random, restarting every worker it
+  kills, eight kills a round; at the end both get SIGTERM and must exit 0. Rounds repeat on
+  fresh tables until at least 20 kills have landed. The kills do not race the sweep: a
+  statement-level trigger makes every DELETE on the table wait at a gate (a lock the harness
+  holds); the harness waits until every batch slot of the victim holds a batch at the closed
+  gate (connections told apart by client port), kills it there, so each kill lands mid-batch
+  with nothing of those batches committed on a machine of any speed, then lets a random number
+  of batches commit before the next kill.
 - **admin run SIGKILL, worker finishes**: \`retention run --rule\` is SIGKILLed after a random
   10-50% of the batches; a worker started afterwards finishes the sweep.
 - **Redis restarted mid-sweep**: a throwaway Redis without persistence is killed and started
