@@ -46,14 +46,19 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   if (sweep.status !== 'running') return endedOutcome(sweep);
   const superseded = await supersedeIfOutdated(runtime, sweep);
   if (superseded) return endedOutcome(superseded);
+  // Run the config's own rule object, not the copy the state database holds: the hashes
+  // are equal, and what this process executes must come from what it loaded, so an edit
+  // of the stored copy cannot change what a batch does.
+  const rule = runtime.config.rules.find((r) => r.id === sweep.ruleId && r.hash === sweep.ruleHash);
+  if (!rule) throw new Error(`rule ${sweep.ruleId} of sweep ${sweepId} is not in the config with definition ${sweep.ruleHash}`);
 
-  const store = runtime.storeFor(sweep.rule);
+  const store = runtime.storeFor(rule);
   const spec = {
-    rule: sweep.rule,
+    rule,
     ranges: rangesFromJson(sweep.ranges),
     keyRange: { after: batch.after, upTo: batch.upTo },
     dryRun: sweep.dryRun,
-    context: runtime.contextFor(sweep.rule),
+    context: runtime.contextFor(rule),
   };
   const record = async (client: pg.ClientBase, result: BatchResult, evenIfEnded: boolean) => {
     // Digested before anything is written: a raw key must never reach the audit log.

@@ -51,6 +51,20 @@ describe('a sweep whose rule changed or left the config', () => {
     expect((await entries(sweep.id)).filter((e) => e.event === 'batch')).toEqual([]);
   });
 
+  it('runs the rule of its own config, not the copy stored with the sweep: an edited copy deletes nothing more', async () => {
+    await accountsTable();
+    const config = env.config([{ ...accounts, where: { legal_hold: false } }]);
+    const runtime = await env.runtime(config);
+    const sweep = await plannedSweep(env, config, runtime);
+    // Someone with write access to the state database strips the legal-hold filter from the
+    // stored rule but leaves its definition hash, hoping the batches run the stored copy.
+    await env.sql(`UPDATE ${env.stateSchema}.sweeps SET rule = jsonb_set(rule, '{where}', '[]'::jsonb) WHERE id = $1`, [sweep.id]);
+    for (let idx = 0; idx < sweep.batchesTotal; idx++) await executeBatch(runtime, sweep.id, idx);
+
+    const left = await env.sql<{ held: boolean; n: string }>(`SELECT legal_hold AS held, count(*) AS n FROM ${env.schema}.accounts GROUP BY 1 ORDER BY 1`);
+    expect(left.map((r) => [r.held, Number(r.n)])).toEqual([[true, 50]]);
+  });
+
   it('is superseded, not finished, when its rule was removed from the config', async () => {
     await accountsTable();
     await env.sql(`CREATE TABLE ${env.schema}.logs (id serial PRIMARY KEY, at timestamptz)`);
