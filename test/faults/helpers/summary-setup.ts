@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -29,7 +29,7 @@ export default function setup(project: TestProject): () => void {
       const missing = missingScenarios(results);
       if (full && missing.length === 0) {
         const target = join(REPO_ROOT, 'docs', 'reliability.md');
-        writeFileSync(target, reliabilityDoc(results, started));
+        writeFileSync(target, reliabilityDoc(results, started) + handWritten(target));
         console.log(`summary written to ${target}`);
       } else if (full) {
         console.log(`docs/reliability.md not updated: this run did not include ${missing.join(', ')}`);
@@ -38,4 +38,16 @@ export default function setup(project: TestProject): () => void {
       rmSync(dir, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * The part of docs/reliability.md written by hand (the hardening guarantees, from its
+ * heading to the end), kept when the suite rewrites the generated part above it.
+ */
+export const HAND_WRITTEN_HEADING = '## Hardening: what is guaranteed against deleting the wrong thing';
+
+function handWritten(target: string): string {
+  const existing = existsSync(target) ? readFileSync(target, 'utf8') : '';
+  const at = existing.indexOf(HAND_WRITTEN_HEADING);
+  return at === -1 ? '' : `\n${existing.slice(at)}`;
 }
