@@ -1,15 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Params } from '../stores/postgres/sql.js';
-import { TEXT_TYPES, type AnonymizeStrategy } from './strategy.js';
+import type { AnonymizeStrategy } from './strategy.js';
 
 /** Keys shorter than this are refused: HMAC-SHA256 is only as strong as its key. */
 export const MIN_HMAC_KEY_BYTES = 32;
 const BLOCK = 64;
 /** Hex digits of HMAC(key, value) kept: 192 bits, far beyond any collision in one table. */
-const DIGEST_HEX = 48;
+export const DIGEST_HEX = 48;
 /** Hex digits of the tag that marks the digest as ours: 64 bits. */
-const TAG_HEX = 16;
-const OUTPUT_LENGTH = DIGEST_HEX + TAG_HEX;
+export const TAG_HEX = 16;
+export const OUTPUT_LENGTH = DIGEST_HEX + TAG_HEX;
 /** Derives the tag key from the HMAC key, so one secret serves both and the tag cannot be made without it. */
 const TAG_KEY_LABEL = 'retention hmac tag v1';
 
@@ -24,29 +23,22 @@ const TAG_KEY_LABEL = 'retention hmac tag v1';
  * plain sha256 of an email, an older version's output), is still personal data or may be,
  * and is hashed. A foreign value passes by chance with probability 2^-64.
  *
- * Computed inside PostgreSQL so an anonymize batch is one UPDATE: HMAC is built from the
- * built-in sha256() as H((K^opad) || H((K^ipad) || m)) (RFC 2104), with the padded keys
- * passed as bind values. No extension is needed and the key never appears in SQL text.
+ * Computed inside the database so an anonymize batch is one UPDATE and the value never
+ * leaves it: each SQL store builds HMAC from its built-in SHA-256 as
+ * H((K^opad) || H((K^ipad) || m)) (RFC 2104), with the padded keys (`hmacPads`) passed as
+ * bind values, so no extension is needed and the key never appears in SQL text.
  */
 export const hmacStrategy: AnonymizeStrategy = {
   name: 'hmac',
   description: `replace text with a keyed HMAC-SHA256 (${OUTPUT_LENGTH} hex: digest and a tag proving it is ours), key from $RETENTION_HMAC_KEY`,
+  transform: { kind: 'keyed-hash' },
   problemWith: (column) => {
-    if (!TEXT_TYPES.has(column.baseType)) return `column ${column.name} is ${column.type}; "hmac" writes ${OUTPUT_LENGTH} hex characters of text`;
+    if (column.category !== 'text') return `column ${column.name} is ${column.type}; "hmac" writes ${OUTPUT_LENGTH} hex characters of text`;
     if (column.maxLength !== null && column.maxLength < OUTPUT_LENGTH) {
       return `column ${column.name} is ${column.type}, too short for a ${OUTPUT_LENGTH}-character HMAC`;
     }
     return undefined;
   },
-  assign: ({ sql: column }, params, context) => {
-    const sql = hmacSql(params, requireKey(context.hmacKey));
-    // Unlike the other strategies, hashing is not idempotent, and a row is updated when any
-    // of its columns is pending: a value we already wrote must be kept, not hashed again,
-    // or it would no longer join with the rows hashed once.
-    const digest = `substr(${sql.digest(`convert_to(${column}::text, 'UTF8')`)}, 1, ${DIGEST_HEX})`;
-    return `CASE WHEN ${sql.written(column)} THEN ${column} ELSE ${digest} || ${sql.tag(digest)} END`;
-  },
-  pending: ({ sql: column }, params, context) => `(${column} IS NOT NULL AND NOT ${hmacSql(params, requireKey(context.hmacKey)).written(column)})`,
 };
 
 /** What `hmac` writes for `value` under `key`, computed here: the reference the SQL must agree with. */
@@ -55,41 +47,13 @@ export function hmacValue(key: Buffer, value: string): string {
   return digest + createHmac('sha256', tagKey(key)).update(digest, 'utf8').digest('hex').slice(0, TAG_HEX);
 }
 
-function tagKey(key: Buffer): Buffer {
+/** The key of the tag, derived from the HMAC key: one secret serves both, and the tag cannot be made without it. */
+export function tagKey(key: Buffer): Buffer {
   return createHmac('sha256', key).update(TAG_KEY_LABEL, 'utf8').digest();
 }
 
-/**
- * SQL fragments for the digest, the tag and the "written by us" test. Each pair of padded
- * keys is bound once, on first use: a bind value the statement never uses has no type and
- * PostgreSQL refuses the statement.
- */
-function hmacSql(params: Params, key: Buffer) {
-  const bound = (pads: () => { inner: Buffer; outer: Buffer }) => {
-    let placeholders: { inner: string; outer: string } | undefined;
-    return () => {
-      if (!placeholders) {
-        const { inner, outer } = pads();
-        placeholders = { inner: params.add(inner), outer: params.add(outer) };
-      }
-      return placeholders;
-    };
-  };
-  const valuePads = bound(() => hmacPads(key));
-  const tagPads = bound(() => hmacPads(tagKey(key)));
-  const hmacHex = ({ inner, outer }: { inner: string; outer: string }, message: string) =>
-    `encode(sha256(${outer}::bytea || sha256(${inner}::bytea || ${message})), 'hex')`;
-  const tag = (hex: string) => `substr(${hmacHex(tagPads(), `convert_to(${hex}, 'UTF8')`)}, 1, ${TAG_HEX})`;
-  return {
-    digest: (message: string) => hmacHex(valuePads(), message),
-    tag,
-    // ::text: compared case-sensitively even in a citext column, and without char(n) padding.
-    written: (column: string) =>
-      `(${column}::text ~ '^[0-9a-f]{${OUTPUT_LENGTH}}$' AND substr(${column}::text, ${DIGEST_HEX + 1}) = ${tag(`substr(${column}::text, 1, ${DIGEST_HEX})`)})`,
-  };
-}
-
-function requireKey(key: Buffer | null): Buffer {
+/** The HMAC key, or an error naming the variable that must hold it. */
+export function requireHmacKey(key: Buffer | null): Buffer {
   if (key === null || key.length < MIN_HMAC_KEY_BYTES) {
     throw new Error(`hmac needs $RETENTION_HMAC_KEY of at least ${MIN_HMAC_KEY_BYTES} bytes`);
   }

@@ -1,4 +1,4 @@
-import { TEXT_TYPES, type AnonymizeStrategy } from './strategy.js';
+import type { AnonymizeStrategy } from './strategy.js';
 
 /** The fixed marker written by `redact`; readers can tell a redacted value from data. */
 export const REDACTED = '[redacted]';
@@ -7,13 +7,12 @@ export const REDACTED = '[redacted]';
 export const redactStrategy: AnonymizeStrategy = {
   name: 'redact',
   description: `replace text with the marker ${JSON.stringify(REDACTED)} (NULL stays NULL)`,
+  transform: { kind: 'constant', value: REDACTED },
   problemWith: (column) => {
-    if (!TEXT_TYPES.has(column.baseType)) return `column ${column.name} is ${column.type}; "redact" writes text`;
+    if (column.category !== 'text') return `column ${column.name} is ${column.type}; "redact" writes text`;
     if (column.maxLength !== null && column.maxLength < REDACTED.length) {
       return `column ${column.name} is ${column.type}, too short for ${JSON.stringify(REDACTED)}`;
     }
     return undefined;
   },
-  assign: ({ sql: column }, params) => `CASE WHEN ${column} IS NULL THEN NULL ELSE ${params.add(REDACTED)} END`,
-  pending: ({ sql: column }, params) => `(${column} IS NOT NULL AND ${column} <> ${params.add(REDACTED)})`,
 };

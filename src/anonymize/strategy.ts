@@ -1,18 +1,21 @@
-import type { Params } from '../stores/postgres/sql.js';
+/** What a column holds, in terms every SQL dialect can be mapped to. */
+export type ColumnCategory = 'text' | 'inet' | 'date' | 'timestamp' | 'timestamptz' | 'other';
 
 /** What `check` learns about a column from the database catalog. */
 export interface ColumnInfo {
   name: string;
-  /** `format_type` output, e.g. `character varying(255)`, `timestamp with time zone`. */
+  /** The type as the database prints it, e.g. `character varying(255)`, `datetime(3)`. */
   type: string;
-  /** Base type name from pg_type, e.g. `varchar`, `timestamptz`, `inet`. */
+  /** The dialect's base type name, e.g. `varchar`, `timestamptz`, `inet`. */
   baseType: string;
+  /** The base type as strategies judge it, whatever the dialect. */
+  category: ColumnCategory;
   nullable: boolean;
   /** Declared character length for varchar(n)/char(n), else null. */
   maxLength: number | null;
 }
 
-/** Inputs a strategy may need at run time; never part of a job payload. */
+/** Inputs a transform may need at run time; never part of a job payload. */
 export interface AnonymizeContext {
   /** Key for `hmac`, from $RETENTION_HMAC_KEY. */
   hmacKey: Buffer | null;
@@ -21,29 +24,35 @@ export interface AnonymizeContext {
 }
 
 /**
+ * What a strategy does to a value, independent of any SQL dialect: each SQL store renders
+ * it (the new value, and the test "still holds a value this would change") in its own
+ * dialect, inside the database, so personal data never travels to the worker.
+ */
+export type Transform =
+  /** NULL. */
+  | { kind: 'null' }
+  /** A fixed marker; NULL stays NULL. */
+  | { kind: 'constant'; value: string }
+  /**
+   * HMAC-SHA256 of the value's UTF-8 text under $RETENTION_HMAC_KEY, written as DIGEST_HEX
+   * hex digits followed by a TAG_HEX-digit tag (HMAC under a key derived from the same
+   * secret) that marks the value as written by us (see hmac.ts). NULL stays NULL.
+   */
+  | { kind: 'keyed-hash' }
+  /** The network of an IP address: IPv4 /v4Prefix, IPv6 /v6Prefix. */
+  | { kind: 'ip-network'; v4Prefix: number; v6Prefix: number }
+  /** The first instant of the value's month (in the rule's time zone for instants). */
+  | { kind: 'month-start' };
+
+/**
  * One way to overwrite a column irreversibly. Adding a strategy is one file plus one line
- * in `registry.ts`.
+ * in `registry.ts` (and, for a new kind of transform, one case in each SQL store's renderer).
  */
 export interface AnonymizeStrategy {
   readonly name: string;
   /** One line for `check` and the README. */
   readonly description: string;
+  readonly transform: Transform;
   /** Why this strategy cannot write to the column, or undefined when it can. */
   problemWith(column: ColumnInfo): string | undefined;
-  /** SQL expression for the column's new value. */
-  assign(column: ColumnRef, params: Params, context: AnonymizeContext): string;
-  /**
-   * SQL condition that is true while the column still holds a value this strategy would
-   * change. A row none of whose columns is pending is done and is not touched again.
-   */
-  pending(column: ColumnRef, params: Params, context: AnonymizeContext): string;
 }
-
-/** A column as statement builders see it: quoted SQL plus its catalog type. */
-export interface ColumnRef {
-  /** Already quoted, e.g. `"email"`. */
-  sql: string;
-  info: ColumnInfo;
-}
-
-export const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'citext']);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ColumnInfo } from '../../anonymize/strategy.js';
+import type { ColumnCategory, ColumnInfo } from '../../anonymize/strategy.js';
 import { qualified, type TableName } from './sql.js';
 
 /** A unique index (or primary key) of a table, as `check` needs it. */
@@ -145,7 +145,7 @@ export async function readTable(client: pg.Pool | pg.ClientBase, table: TableNam
     resolvedName: rel.name,
     relkind: rel.relkind,
     columns: new Map(
-      columns.rows.map((c) => [c.name, { name: c.name, type: c.type, baseType: c.base, nullable: c.nullable, maxLength: c.len }]),
+      columns.rows.map((c) => [c.name, { name: c.name, type: c.type, baseType: c.base, category: columnCategory(c.base), nullable: c.nullable, maxLength: c.len }]),
     ),
     uniqueIndexes: indexes.rows.map((i) => ({
       name: i.name,
@@ -158,4 +158,21 @@ export async function readTable(client: pg.Pool | pg.ClientBase, table: TableNam
     referencedBy: keys.rows.filter((k) => k.incoming).map(foreignKey),
     computed,
   };
+}
+
+/** PostgreSQL base types as anonymization strategies judge them (domains are read by their base). */
+const CATEGORIES: Readonly<Record<string, ColumnCategory>> = {
+  text: 'text',
+  varchar: 'text',
+  bpchar: 'text',
+  citext: 'text',
+  inet: 'inet',
+  cidr: 'inet',
+  date: 'date',
+  timestamp: 'timestamp',
+  timestamptz: 'timestamptz',
+};
+
+export function columnCategory(baseType: string): ColumnCategory {
+  return CATEGORIES[baseType] ?? 'other';
 }

@@ -1,5 +1,6 @@
-import type { AnonymizeContext, ColumnInfo } from '../../anonymize/strategy.js';
+import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
+import { renderAssign, renderPending, type ColumnRef } from './render-anonymize.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { FilterValue, Rule, WhereFilter } from '../../policy/rule.js';
 import type { KeyRange } from '../store.js';
@@ -63,7 +64,7 @@ export function batchStatement(
   const assignments =
     rule.action === 'anonymize' && !dryRun
       ? rule.anonymize
-          .map(({ column, strategy }) => `${ident(column)} = ${getStrategy(strategy).assign(columnRef(table, column), params, context)}`)
+          .map(({ column, strategy }) => `${ident(column)} = ${renderAssign(getStrategy(strategy).transform, columnRef(table, column), params, context)}`)
           .join(', ')
       : '';
   const where = [keyPredicate(rule.key, keyRange, params), rulePredicate(rule, table, ranges, params, context)]
@@ -155,7 +156,7 @@ export function rulePredicate(
   const parts = [expiredPredicate(rule, table, ranges, params), ...rule.where.map((f) => filterPredicate(f, params))];
   if (rule.action === 'anonymize') {
     const pending = rule.anonymize.map(({ column, strategy }) =>
-      getStrategy(strategy).pending(columnRef(table, column), params, context),
+      renderPending(getStrategy(strategy).transform, columnRef(table, column), params, context),
     );
     parts.push(`(${pending.join(' OR ')})`);
   }
@@ -215,7 +216,7 @@ function filterText(value: FilterValue): string {
   return value.text;
 }
 
-function columnRef(table: TableInfo, column: string): { sql: string; info: ColumnInfo } {
+function columnRef(table: TableInfo, column: string): ColumnRef {
   const info = table.columns.get(column);
   if (!info) throw new Error(`column ${column} is not in ${table.resolvedName}`);
   return { sql: ident(column), info };
