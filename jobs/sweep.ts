@@ -1,14 +1,18 @@
 import type { Job } from 'bullmq';
 import type { JobDeps } from '../src/queue/job-handler.js';
 import type { SweepJobResult } from '../src/queue/job-data.js';
-import { startSweep } from '../src/queue/start-sweep.js';
+import { startSweep } from '../src/executor/start-sweep.js';
+import { enqueueBatches } from '../src/queue/sweep-queue.js';
 
 /**
- * Plans a rule's sweep and queues its batches (or joins the sweep already running). The
+ * Plans a rule's sweep (or joins the sweep already running) and queues its batches. The
  * payload is checked, not trusted: startSweep refuses a job whose rule is not this
- * config's or whose trigger is not recorded.
+ * config's or whose trigger is not recorded. Planning and recording are the executor's;
+ * this handler only carries what it returns to the queue.
  */
 export default async function sweep(job: Job, { runtime, queue }: JobDeps): Promise<SweepJobResult> {
   if (!job.id) throw new Error('a sweep job needs an id');
-  return startSweep(runtime, queue, job.id, job.data);
+  const { result, enqueue } = await startSweep(runtime, job.id, job.data);
+  if (enqueue) await enqueueBatches(queue, enqueue.sweepId, enqueue.batches);
+  return result;
 }

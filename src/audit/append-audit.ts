@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { SqlClient } from '../state/sql-client.js';
 import type { StateDb } from '../state/state-db.js';
 import type { AuditEntry } from './audit-entry.js';
 import { derivedKey } from './audit-key.js';
@@ -14,7 +14,7 @@ import { GENESIS_HASH, macEntry } from './hash-entry.js';
  * entry cannot be edited, nor the chain after it recomputed, undetected. No key, no entry
  * (a UserError naming $RETENTION_AUDIT_KEY): the transaction rolls back.
  */
-export async function appendAudit(client: pg.ClientBase, state: StateDb, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
+export async function appendAudit(client: SqlClient, state: StateDb, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
   const chainKey = derivedKey(state.auditKey, 'chain');
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`retention-audit:${state.schema}`]);
   const { rows } = await client.query<{ seq: string | null; hash: string | null; now: Date }>(

@@ -1,3 +1,5 @@
+import type { Action } from '../policy/rule.js';
+
 /**
  * What one audit entry records. Names, counts and positions only: an auditor can see what
  * was done to which table under which rule, but no personal data (no row key, only a
@@ -18,8 +20,8 @@ export interface AuditEntry {
   sweepId: string;
   store: string;
   table: string;
-  /** Null only in a `refused` entry for a job naming no rule of the config. */
-  action: 'delete' | 'anonymize' | null;
+  /** Null only in a `refused` entry for a job naming no rule of the config (or a sweep an older version planned whose action cannot be read). */
+  action: Action | null;
   dryRun: boolean;
   /** The state database's clock when the sweep was planned. */
   now: string;
@@ -41,6 +43,8 @@ export interface AuditEntry {
   confirmToken?: string;
   /** Batch: rows other tables lost through `ON DELETE CASCADE`, by table. */
   cascaded?: Record<string, number>;
+  /** Batch of an `action: expire` rule: TTLs set or shortened (dry run: that would be); `rows` are the keys deleted. */
+  ttls?: number;
   /** Batch: rows the batch could not change and left, by key digest (`keyDigest`), never the raw key. */
   skippedRows?: { key: string; reason: string }[];
   /** `superseded`, `failed`, `cancelled`, `refused`: why. */

@@ -3,27 +3,22 @@ import type { AuditEntry } from './audit-entry.js';
 
 /**
  * The audit entry for an event of a recorded sweep: everything an auditor needs, no row
- * data. A batch is named by its position in the sweep, never by its key bounds: bounds
- * are row keys, a key column can hold personal data (`key: email`), and the log can never
- * be cleaned.
+ * data. The rule's target is named as its store described it when the sweep was planned
+ * (`public.logs`, `session:*`), whatever the store's kind. A batch is named by its position
+ * in the sweep, never by its key bounds: bounds are row keys, a key column can hold
+ * personal data (`key: email`), and the log can never be cleaned.
  */
-export function sweepAuditEntry(
-  sweep: SweepRecord,
-  store: string,
-  event: AuditEntry['event'],
-  rows: number,
-  batch?: { idx: number },
-): AuditEntry {
-  const { rule } = sweep;
+export function sweepAuditEntry(sweep: SweepRecord, event: AuditEntry['event'], rows: number, batch?: { idx: number }): AuditEntry {
+  const { summary } = sweep;
   return {
     event,
-    ruleId: rule.id,
-    ruleSource: rule.source,
+    ruleId: sweep.ruleId,
+    ruleSource: summary.source,
     configHash: sweep.configHash,
     sweepId: sweep.id,
-    store,
-    table: rule.keys ?? (rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name),
-    action: rule.action,
+    store: summary.store,
+    table: summary.target,
+    action: summary.action,
     dryRun: sweep.dryRun,
     now: sweep.now.toISOString(),
     ranges: sweep.ranges,

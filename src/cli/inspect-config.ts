@@ -5,8 +5,6 @@ import type { Rule } from '../policy/rule.js';
 import { probeRedis } from '../queue/redis-connection.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ping } from '../stores/postgres/connect.js';
-import { resolvedSchema } from '../stores/postgres/inspect-rule-values.js';
-import { PostgresStore } from '../stores/postgres/postgres-store.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -45,11 +43,11 @@ export async function inspectLiveReport(
   const stateDown = await unreachable('state', () => ping(runtime.state.db));
   if (options.redis) {
     await unreachable('redis', async () => {
-      const { maxmemoryPolicy } = await probeRedis(config.redis, describeOrigin(config, 'redis'));
+      const { maxmemoryPolicy, node } = await probeRedis(config.redis, describeOrigin(config, 'redis'));
       if (maxmemoryPolicy !== null && maxmemoryPolicy !== 'noeviction') {
         problems.push({
           path: 'redis',
-          message: `Redis evicts keys (maxmemory-policy is ${maxmemoryPolicy}); queued sweeps would be lost. Set maxmemory-policy noeviction`,
+          message: `Redis evicts keys (maxmemory-policy is ${maxmemoryPolicy}${node ? ` on cluster node ${node}` : ''}); queued sweeps would be lost. Set maxmemory-policy noeviction`,
         });
       }
     });
@@ -57,18 +55,15 @@ export async function inspectLiveReport(
   const down = new Set<string>();
   for (const store of runtime.stores()) {
     // A store in the state database shares its connection: one failure, reported once.
-    if (stateDown && store.sharesTransactionsWith(runtime.state.db)) down.add(store.name);
+    if (stateDown && store.sharesTransactionsWith(config.state)) down.add(store.name);
     else if (await unreachable(`stores.${store.name}`, () => store.ping())) down.add(store.name);
   }
   for (const rule of rules) {
     if (down.has(rule.store)) continue;
     const index = config.rules.indexOf(rule);
     const store = runtime.storeFor(rule);
+    // Each store's own live checks, the state schema among them (never a rule's to sweep).
     problems.push(...(await store.inspect(rule, `rules[${index}]`, runtime.contextFor(rule))));
-    // The state schema (audit log, sweeps) is never a rule's to sweep, however the name resolves.
-    if (store instanceof PostgresStore && (await resolvedSchema(store.database, rule.table)) === config.stateSchema) {
-      problems.push({ path: `rules[${index}].table`, message: `${rule.table.name} resolves to a table in ${config.stateSchema}, this config's own state schema (stateSchema); retention rules never sweep it` });
-    }
   }
   return { problems: problems.filter(isError), warnings: problems.filter((p) => !isError(p)) };
 }

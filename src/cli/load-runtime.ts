@@ -3,13 +3,14 @@ import type { Config } from '../policy/config.js';
 import { loadConfig, resolveConfigPath } from '../policy/load-config.js';
 import type { Rule } from '../policy/rule.js';
 import { UserError } from '../errors.js';
+import { STORE_KINDS } from '../stores/registry.js';
 
 export interface ConfigOption {
   config?: string;
 }
 
 export function readConfig(options: ConfigOption): Config {
-  return loadConfig(resolveConfigPath(options.config));
+  return loadConfig(resolveConfigPath(options.config), process.env, STORE_KINDS);
 }
 
 /** `--rule ID` picks one rule (an unknown id lists the known ones); `--all` or nothing, every rule. */

@@ -9,6 +9,8 @@ import { loadConfig } from '../policy/load-config.js';
 import { confirmToken, exceedsLimits } from '../planner/blast-radius.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { STORE_KINDS } from '../stores/registry.js';
+import { expired } from '../stores/selection.js';
 import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
@@ -60,8 +62,9 @@ export function registerPlan(program: Command): void {
         for (const rule of rules) {
           const plan = planSweep(rule, now, cache);
           const store = runtime.storeFor(rule);
-          const affected = await store.count(rule, plan.ranges, runtime.contextFor(rule));
-          const cascaded = (await store.countCascades?.(rule, plan.ranges, runtime.contextFor(rule))) ?? {};
+          const selection = expired(plan.ranges);
+          const affected = await store.count(rule, selection, runtime.contextFor(rule));
+          const cascaded = (await store.countCascades?.(rule, selection, runtime.contextFor(rule))) ?? {};
           const limited = affected + Object.values(cascaded).reduce((sum, n) => sum + n, 0);
           const unjudged = await store.unjudged(rule);
           const result: RulePlan = { rule, affected, cascaded, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
@@ -79,7 +82,7 @@ export function registerPlan(program: Command): void {
             plans.map((p) => [
               p.rule.id,
               p.rule.action,
-              p.rule.keys ?? (p.rule.table.schema ? `${p.rule.table.schema}.${p.rule.table.name}` : p.rule.table.name),
+              runtime.storeFor(p.rule).describe(p.rule),
               p.rule.retain,
               latestExpired(p.ranges),
               p.affected,
@@ -138,7 +141,7 @@ async function blockedBy(runtime: Runtime, rule: Rule, affected: number): Promis
 /** The --diff config; a missing file is named as --diff's, not as --config's. */
 function readPrevious(file: string): Config {
   if (!existsSync(file)) throw new UserError(`--diff: config file not found: ${file}`);
-  return loadConfig(file);
+  return loadConfig(file, process.env, STORE_KINDS);
 }
 
 /**
@@ -151,15 +154,16 @@ async function compare(runtime: Runtime, previous: Config, rule: Rule, ranges: A
   // The same definition hash: the same selection and action in the same store, whatever the store kind.
   if (old.hash === rule.hash) return { status: 'unchanged', before: affected, newly: 0, noLonger: 0 };
   const store = runtime.storeFor(rule);
-  const sameTarget = old.store === rule.store && old.keys === rule.keys && old.table.schema === rule.table.schema && old.table.name === rule.table.name;
+  // The same store, and the same thing in it as that store describes it (table, key pattern).
+  const sameTarget = old.store === rule.store && old.kind === rule.kind && store.describe(old) === store.describe(rule);
   const oldProblems = sameTarget ? (await store.inspect(old, `${previous.file}: rule ${old.id}`, runtime.contextFor(old))).filter(isError) : [];
   if (!sameTarget || oldProblems.length > 0 || !store.countChange) {
     // Different table (or the old rule no longer fits it): everything it would change is new.
     return { status: 'changed', before: null, newly: affected, noLonger: 0 };
   }
   const oldRanges = planSweep(old, now).ranges;
-  const { newly, noLonger } = await store.countChange(rule, ranges, { rule: old, ranges: oldRanges }, runtime.contextFor(rule));
-  const before = await store.count(old, oldRanges, runtime.contextFor(old));
+  const { newly, noLonger } = await store.countChange(rule, expired(ranges), { rule: old, selection: expired(oldRanges) }, runtime.contextFor(rule));
+  const before = await store.count(old, expired(oldRanges), runtime.contextFor(old));
   return { status: 'changed', before, newly, noLonger };
 }
 

@@ -14,7 +14,7 @@ import { UserError } from '../errors.js';
 import type { BatchOutcome } from '../executor/execute-batch.js';
 import type { SweepJobResult } from '../queue/job-data.js';
 import { JOB_BATCH, JOB_SWEEP } from '../queue/queue-names.js';
-import { RefusedJobError } from '../queue/start-sweep.js';
+import { RefusedJobError } from '../executor/start-sweep.js';
 
 /** How often a worker re-queues unfinished batches that Redis may have lost. */
 const RECONCILE_EVERY_MS = 30_000;

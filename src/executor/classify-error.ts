@@ -14,13 +14,33 @@ const TRANSIENT_SQLSTATES = new Set([
   '53300', // too_many_connections
 ]);
 
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+// EAGAIN ("try again"): a store's server answered that it is busy or failing (an S3 5xx or SlowDown).
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EAGAIN']);
+
+/**
+ * MySQL/MariaDB errors worth retrying, by mysql2's `code` (the server's error name):
+ * locks (our innodb_lock_wait_timeout / lock_wait_timeout), deadlocks, our statement
+ * time limit, a server going away or out of connections.
+ */
+const TRANSIENT_MYSQL_CODES = new Set([
+  'ER_LOCK_DEADLOCK', // 1213
+  'ER_LOCK_WAIT_TIMEOUT', // 1205: innodb_lock_wait_timeout, and lock_wait_timeout (metadata locks)
+  'ER_STATEMENT_TIMEOUT', // 1969 MariaDB max_statement_time
+  'ER_QUERY_TIMEOUT', // 3024 MySQL max_execution_time
+  'ER_QUERY_INTERRUPTED', // 1317
+  'ER_CON_COUNT_ERROR', // 1040 too many connections
+  'ER_SERVER_SHUTDOWN', // 1053
+  'ER_CONNECTION_KILLED', // 1927 MariaDB
+  'ER_CLIENT_INTERACTION_TIMEOUT', // 4031 MySQL
+  'PROTOCOL_CONNECTION_LOST', // mysql2: the server closed the connection
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
 
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08')) return true; // 08: connection exceptions
-    if (TRANSIENT_NODE_CODES.has(code)) return true;
+    if (TRANSIENT_NODE_CODES.has(code) || TRANSIENT_MYSQL_CODES.has(code)) return true;
   }
   const message = (error as Error)?.message ?? '';
   // node-postgres reports a dropped connection without a code.

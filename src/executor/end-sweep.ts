@@ -30,17 +30,24 @@ export async function endSweep(
   return withTransaction(state.db, async (client) => {
     const ended = await markSweepEnded(client, state, sweepId, status, reason);
     if (!ended) return null;
-    await appendAudit(client, state, { ...sweepAuditEntry(ended, ended.rule.store, status, ended.rowsAffected), reason, ...extra });
+    await appendAudit(client, state, { ...sweepAuditEntry(ended, status, ended.rowsAffected), reason, ...extra });
     return { sweepId, ruleId: ended.ruleId, status, reason };
   });
 }
 
 /**
  * Why a sweep may no longer run under this process's config, or null when it may: its
- * rule left the config, or the config defines it differently (another definition hash).
+ * rule left the config, the config defines it differently (another definition hash), or
+ * an older version planned it (its rule has another shape: nothing to compare).
  */
 export function outdatedBy(runtime: Runtime, sweep: SweepRecord): { reason: string; configRuleHash: string | null } | null {
   const current = runtime.config.rules.find((r) => r.id === sweep.ruleId);
+  if (sweep.rule === null) {
+    return {
+      reason: `sweep ${sweep.id} was planned by an older version of retention, whose rule shape has no version: its definition cannot be compared with the config's (${runtime.config.file}); a fresh sweep plans it again`,
+      configRuleHash: current?.hash ?? null,
+    };
+  }
   if (!current) return { reason: `rule ${sweep.ruleId} is no longer in the config (${runtime.config.file})`, configRuleHash: null };
   if (current.hash === sweep.ruleHash) return null;
   return {

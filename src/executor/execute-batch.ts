@@ -1,12 +1,13 @@
-import type pg from 'pg';
 import { appendAudit } from '../audit/append-audit.js';
 import { keyDigest } from '../audit/key-digest.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { completeBatch, lockBatch, readSweepBatch, type SweepStatus } from '../state/sweeps.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
+import type { SqlClient } from '../state/sql-client.js';
 import { withTransaction } from '../stores/postgres/connect.js';
-import type { BatchResult } from '../stores/store.js';
+import { expired } from '../stores/selection.js';
+import type { BatchResult, BatchSpec } from '../stores/store.js';
 import { supersedeIfOutdated } from './end-sweep.js';
 
 export interface BatchOutcome {
@@ -53,14 +54,15 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   if (!rule) throw new Error(`rule ${sweep.ruleId} of sweep ${sweepId} is not in the config with definition ${sweep.ruleHash}`);
 
   const store = runtime.storeFor(rule);
-  const spec = {
+  const spec: BatchSpec = {
     rule,
-    ranges: rangesFromJson(sweep.ranges),
+    // The selection the sweep was planned with: the ranges recorded at its `now`.
+    selection: expired(rangesFromJson(sweep.ranges)),
     keyRange: { after: batch.after, upTo: batch.upTo },
     dryRun: sweep.dryRun,
     context: runtime.contextFor(rule),
   };
-  const record = async (client: pg.ClientBase, result: BatchResult, evenIfEnded: boolean) => {
+  const record = async (client: SqlClient, result: BatchResult, evenIfEnded: boolean) => {
     // Digested before anything is written: a raw key must never reach the audit log.
     const skippedRows = result.skipped?.map(({ key, reason }) => {
       if (!runtime.auditKey) {
@@ -74,14 +76,15 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     if (!updated) throw new SweepEndedError(`sweep ${sweepId} ended while batch ${idx} ran`);
     const details = {
       ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),
+      ...(result.ttls !== undefined ? { ttls: result.ttls } : {}),
       ...(skippedRows && skippedRows.length > 0 ? { skippedRows } : {}),
     };
     // The audit lock is held until commit, so it is taken last.
-    await appendAudit(client, state, { ...sweepAuditEntry(sweep, store.name, 'batch', result.rows, { idx }), ...details });
-    if (finished) await appendAudit(client, state, sweepAuditEntry(updated, store.name, 'sweep-finished', updated.rowsAffected));
+    await appendAudit(client, state, { ...sweepAuditEntry(sweep, 'batch', result.rows, { idx }), ...details });
+    if (finished) await appendAudit(client, state, sweepAuditEntry(updated, 'sweep-finished', updated.rowsAffected));
   };
 
-  if (store.sharesTransactionsWith(state.db)) {
+  if (store.sharesTransactionsWith(runtime.config.state)) {
     let lock = 'run' as Awaited<ReturnType<typeof lockBatch>>;
     try {
       const result = await store.apply(spec, {

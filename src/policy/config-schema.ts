@@ -1,37 +1,28 @@
 import { z } from 'zod';
 import { durationProblem } from './duration.js';
+import { redisUrlSchema } from './redis-url.js';
 import { STRATEGY_NAMES } from '../anonymize/registry.js';
 
 /**
- * The config file's shape. Structure only: cross-field checks (a rule naming a store that
- * does not exist, duplicate ids) live in `validate-config.ts`, catalog checks in the store.
- * Every object is strict: a misspelt key must not silently disable a rule.
+ * The config file's shape, for the parts every store kind shares. Structure only:
+ * cross-field checks (a rule naming a store that does not exist, duplicate ids) live in
+ * `load-config.ts`, a kind's own fields in its folder under src/stores/, catalog checks in
+ * the store. Every object is strict: a misspelt key must not silently disable a rule.
  */
 
 /** Plain SQL identifiers only: letters, digits, `_` and `$`, not starting with a digit. */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-const IDENTIFIER_HINT = 'letters, digits, _ and $, not starting with a digit';
+export const IDENTIFIER_HINT = 'letters, digits, _ and $, not starting with a digit';
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-const identifier = (what: string) =>
-  z.string({ error: `${what} must be a string` }).regex(IDENTIFIER, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid ${what} (${IDENTIFIER_HINT})` });
-
-const tableName = z
-  .string({ error: 'table must be a string' })
-  .regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/, {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a valid table name (name or schema.name; ${IDENTIFIER_HINT})`,
-  });
+export const identifier = (what: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? 'is required' : `${what} must be a string`) }).regex(IDENTIFIER, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid ${what} (${IDENTIFIER_HINT})` });
 
 const isoDuration = (example: string) =>
   z.string({ error: `must be an ISO-8601 duration such as ${example}` }).superRefine((text, ctx) => {
     const problem = durationProblem(text);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
-
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
-const whereValue = z.union([scalar, z.null(), z.strictObject({ not: z.union([scalar, z.null()]) })], {
-  error: 'a filter is a value, null, {not: value} or {not: null}',
-});
 
 /**
  * Blast-radius limits: a sweep that would change more stops before touching anything and
@@ -46,26 +37,19 @@ export const limitsSchema = z.strictObject({
     .optional(),
 });
 
-export const ruleSchema = z.strictObject({
+/**
+ * The fields every rule has, whatever its store's kind. The fields a kind owns (`table:`,
+ * `keys:`, `path:`, `prefix:` ...) sit beside them in the YAML and are parsed by that
+ * kind's target schema (`StoreKind.targetSchema`).
+ */
+export const commonRuleShape = {
   id: z.string({ error: 'id is required' }).regex(SLUG, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid rule id (lowercase letters, digits and -, at most 63)` }),
   source: z.string().optional(),
   store: z.string({ error: 'store is required: the name of an entry under stores' }),
-  /** PostgreSQL stores: the table to sweep. */
-  table: tableName.optional(),
-  /** Redis stores: the SCAN MATCH pattern of the keys to sweep, e.g. "session:*". */
-  keys: z.string().min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' }).optional(),
-  key: identifier('key column').default('id'),
-  anchor: identifier('anchor column'),
-  /** Redis stores, required there: how the anchor field is written. */
-  anchorUnit: z.enum(['ms', 's', 'iso'], { error: (issue) => `${JSON.stringify(issue.input)} is not an anchor unit (ms, s or iso)` }).optional(),
-  /**
-   * PostgreSQL `timestamp`/`date` anchors: the zone their wall-clock times are written in.
-   * Default: the store's anchorZone, else the config's timezone.
-   */
-  anchorZone: z.string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' }).optional(),
   retain: isoDuration('P6M'),
-  action: z.enum(['delete', 'anonymize'], { error: (issue) => `${JSON.stringify(issue.input)} is not an action (delete or anonymize)` }),
-  where: z.record(z.string().regex(IDENTIFIER, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid column name` }), whereValue).optional(),
+  action: z.enum(['delete', 'anonymize', 'expire'], {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an action (delete, anonymize or expire)`,
+  }),
   subject: identifier('subject column').optional(),
   schedule: z.string().optional(),
   anonymize: z
@@ -78,46 +62,44 @@ export const ruleSchema = z.strictObject({
     .optional(),
   batchSize: z.number().int().min(100).max(1_000_000).optional(),
   limits: limitsSchema.optional(),
-  /**
-   * PostgreSQL delete rules: `allow` lets deletes remove (or rewrite) rows of other tables
-   * through ON DELETE CASCADE / SET NULL / SET DEFAULT foreign keys; they are then counted,
-   * limited and audited per table. Without it such a rule is refused at `check`.
-   */
-  cascades: z.literal('allow', { error: (issue) => `${JSON.stringify(issue.input)} is not a cascades setting (the only one is allow)` }).optional(),
-});
+};
 
-const postgresStore = z.strictObject({
-  kind: z.literal('postgres'),
-  url: z.string({ error: 'url is required' }).regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
-  /** The zone `timestamp`/`date` anchor columns of this database are written in; a rule's own anchorZone wins. */
-  anchorZone: z.string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' }).optional(),
-});
+/**
+ * A rule as the config schema sees it: the common fields, checked, and every key some
+ * store kind owns, passed through for that kind to parse. Any other key is a misspelling,
+ * reported with the closest allowed keys.
+ */
+export function ruleSchemaFor(targetKeys: readonly string[]) {
+  const passthrough = Object.fromEntries(targetKeys.filter((k) => !(k in commonRuleShape)).map((k) => [k, z.unknown().optional()]));
+  return z.strictObject({ ...commonRuleShape, ...passthrough });
+}
 
-const redisStore = z.strictObject({
-  kind: z.literal('redis'),
-  url: z.string({ error: 'url is required' }).regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
-});
+/**
+ * A store entry: its `kind` here; the rest is checked by that kind's own config schema
+ * (`StoreKind.configSchema`), with problems at `stores.NAME.field`.
+ */
+const storeEntry = z.looseObject({ kind: z.string({ error: 'kind is required: the kind of store (postgres, redis, ...)' }) });
 
-export const STORE_KINDS = ['postgres', 'redis'] as const;
-
-const store = z.discriminatedUnion('kind', [postgresStore, redisStore], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? `kind must be one of: ${STORE_KINDS.join(', ')}` : undefined,
-});
-
-export const configSchema = z.strictObject({
+/** The config file's top level, for the store kinds whose rule keys are `targetKeys`. */
+export function configSchemaFor(targetKeys: readonly string[]) {
+  return z.strictObject({
   timezone: z.string().default('UTC'),
-  redis: z.string({ error: 'redis is required (a redis:// URL)' }).regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
+  redis: redisUrlSchema('redis'),
   state: z.string({ error: 'state is required (a postgres:// URL)' }).regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
   stateSchema: identifier('schema name').default('retention'),
-  queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ or -' }).default('retention'),
-  stores: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), store),
-  rules: z.array(ruleSchema),
+  /** `{name}` (a hash tag) keeps every queue key in one slot, as a Redis Cluster requires. */
+  queuePrefix: z
+    .string()
+    .regex(/^(\{[A-Za-z0-9_-]{1,64}\}|[A-Za-z0-9_-]{1,64})$/, { error: 'must be 1-64 letters, digits, _ or -, optionally in braces ({retention}, for a Redis Cluster)' })
+    .default('retention'),
+  stores: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), storeEntry),
+  rules: z.array(ruleSchemaFor(targetKeys)),
   limits: limitsSchema.optional(),
   worker: z
     .strictObject({ concurrency: z.number().int().min(1).max(64).default(2) })
     .default({ concurrency: 2 }),
-});
+  });
+}
 
-export type RawConfig = z.infer<typeof configSchema>;
-export type RawRule = z.infer<typeof ruleSchema>;
+export type RawConfig = z.infer<ReturnType<typeof configSchemaFor>>;
+export type RawRule = z.infer<ReturnType<typeof ruleSchemaFor>>;

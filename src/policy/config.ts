@@ -1,19 +1,13 @@
 import type { Rule } from './rule.js';
 
-export interface PostgresStoreConfig {
-  kind: 'postgres';
-  url: string;
-  /** Default zone of its rules' `timestamp`/`date` anchors. */
-  anchorZone?: string;
+/**
+ * One `stores.NAME` entry: its kind, and its settings as that kind's config schema parsed
+ * them (a URL, a root directory, a bucket...). What they mean is the kind's business.
+ */
+export interface StoreConfig {
+  kind: string;
+  readonly [setting: string]: unknown;
 }
-
-export interface RedisStoreConfig {
-  kind: 'redis';
-  url: string;
-}
-
-/** Stores by kind; a new kind adds a member here and a file under src/stores/. */
-export type StoreConfig = PostgresStoreConfig | RedisStoreConfig;
 
 /** A loaded, validated config. Built by `loadConfig`, read-only afterwards. */
 export interface Config {

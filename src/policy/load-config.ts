@@ -4,14 +4,16 @@ import { IANAZone } from 'luxon';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, UserError, type ConfigProblem } from '../errors.js';
-import type { Config } from './config.js';
-import { configSchema, ruleSchema, type RawConfig, type RawRule } from './config-schema.js';
+import type { Config, StoreConfig } from './config.js';
+import { commonRuleShape, configSchemaFor, type RawConfig, type RawRule } from './config-schema.js';
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
 import { ruleDefinitionHash } from './rule-hash.js';
-import type { FilterValue, Limits, Rule, Schedule, WhereFilter } from './rule.js';
+import { queuePrefixProblem } from './redis-url.js';
+import type { Limits, Rule, Schedule } from './rule.js';
+import type { CatalogKind, StoreKindCatalog } from './store-kind-catalog.js';
 import { zoneProblem } from './time-zone.js';
-import { DECIMAL_NUMBER, unsafeStringProblems, whereNumberSources } from './yaml-values.js';
+import { numberSources, unsafeStringProblems } from './yaml-values.js';
 import cronParser from 'cron-parser';
 
 /** Rows per batch when a delete rule does not say: one statement well under a second. */
@@ -43,8 +45,12 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
 /** Alias expansions one config may make; real configs use a handful. */
 const MAX_ALIAS_COUNT = 100;
 
-/** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads, interpolates and validates a config file; throws ConfigError listing every
+ * problem. `kinds` are the store kinds a config may use (the CLI passes the store
+ * registry's `STORE_KINDS`): policy/ knows no store kind of its own.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv, kinds: StoreKindCatalog): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -56,11 +62,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
         : `cannot read config file ${file}: ${(error as Error).message}`,
     );
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, kinds);
 }
 
 /** Validates config text; `file` is used only in messages. */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, kinds: StoreKindCatalog): Config {
   const doc = parseDocument(text, { uniqueKeys: true });
   const syntax = doc.errors[0];
   if (syntax) {
@@ -84,13 +90,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '', message: 'the config must be a mapping with stores and rules' }]);
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...zodProblems(parsed.error, raw));
+  const catalog = new Catalog(kinds);
+  const parsed = catalog.schema.safeParse(raw);
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, raw, '', catalog));
+  const stores = parsed.success ? storeConfigs(parsed.data.stores, catalog, problems) : {};
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
 
   const config = parsed.data;
-  const numbers = whereNumberSources(doc);
-  const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, problems, numbers));
+  const numbers = numberSources(doc);
+  const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, stores, catalog, problems, numbers));
   problems.push(...crossChecks(config));
   if (problems.length > 0) throw new ConfigError(file, problems);
 
@@ -102,7 +110,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     state: config.state,
     stateSchema: config.stateSchema,
     queuePrefix: config.queuePrefix,
-    stores: config.stores,
+    stores,
     rules,
     worker: config.worker,
     origins,
@@ -113,10 +121,8 @@ function crossChecks(config: RawConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const timezone = zoneProblem(config.timezone);
   if (timezone) problems.push({ path: 'timezone', message: timezone });
-  for (const [name, store] of Object.entries(config.stores)) {
-    const zone = 'anchorZone' in store && store.anchorZone !== undefined ? zoneProblem(store.anchorZone) : undefined;
-    if (zone) problems.push({ path: `stores.${name}.anchorZone`, message: zone });
-  }
+  const prefix = queuePrefixProblem(config.redis, config.queuePrefix);
+  if (prefix) problems.push({ path: 'queuePrefix', message: prefix });
   const seen = new Map<string, number>();
   config.rules.forEach((rule, i) => {
     const first = seen.get(rule.id);
@@ -126,121 +132,137 @@ function crossChecks(config: RawConfig): ConfigProblem[] {
   return problems;
 }
 
-function buildRule(raw: RawRule, path: string, config: RawConfig, problems: ConfigProblem[], numbers: ReadonlyMap<string, string>): Rule {
+/** The store kinds a config may use, and the schema of a config that uses them. */
+class Catalog {
+  readonly #byName: ReadonlyMap<string, CatalogKind>;
+  /** Every rule key some kind owns, in catalog order. */
+  readonly targetKeys: readonly string[];
+  readonly schema: ReturnType<typeof configSchemaFor>;
+
+  constructor(kinds: StoreKindCatalog) {
+    this.#byName = new Map(kinds.map((k) => [k.kind, k]));
+    this.targetKeys = [...new Set(kinds.flatMap((k) => k.targetKeys))];
+    this.schema = configSchemaFor(this.targetKeys);
+  }
+
+  get(name: string): CatalogKind | undefined {
+    return this.#byName.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  /** Every key a rule may have: the common ones, then the kinds'. */
+  get ruleKeys(): string[] {
+    return [...new Set([...Object.keys(commonRuleShape), ...this.targetKeys])];
+  }
+
+  /** The kinds that own a rule key, for "X is for redis stores". */
+  ownersOf(key: string): string[] {
+    return [...this.#byName.values()].filter((k) => k.targetKeys.includes(key)).map((k) => k.kind);
+  }
+}
+
+/** Each `stores.NAME` checked by its kind's own schema; problems at `stores.NAME.field`. */
+function storeConfigs(raw: RawConfig['stores'], catalog: Catalog, problems: ConfigProblem[]): Record<string, StoreConfig> {
+  const out: Record<string, StoreConfig> = {};
+  for (const [name, entry] of Object.entries(raw)) {
+    const { kind: kindName, ...settings } = entry;
+    const kind = catalog.get(kindName);
+    if (!kind) {
+      problems.push({ path: `stores.${name}.kind`, message: `${JSON.stringify(kindName)} is not a store kind (known: ${catalog.names.join(', ')})` });
+      continue;
+    }
+    const parsed = kind.configSchema.safeParse(settings);
+    if (!parsed.success) {
+      problems.push(...zodProblems(parsed.error, settings, `stores.${name}`, catalog));
+      continue;
+    }
+    out[name] = { ...(parsed.data as object), kind: kindName };
+  }
+  return out;
+}
+
+function buildRule(
+  raw: RawRule,
+  path: string,
+  config: RawConfig,
+  stores: Record<string, StoreConfig>,
+  catalog: Catalog,
+  problems: ConfigProblem[],
+  numbers: ReadonlyMap<string, string>,
+): Rule {
   const problem = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
   if (!(raw.store in config.stores)) {
     const known = Object.keys(config.stores);
     problem('store', `${JSON.stringify(raw.store)} is not a store (defined: ${known.length ? known.join(', ') : 'none'})`);
   }
-  const kind = config.stores[raw.store]?.kind;
-  if (kind === 'redis') {
-    if (raw.keys === undefined) problem('keys', 'a rule on a redis store needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"');
-    if (raw.table !== undefined) problem('table', 'a rule on a redis store sweeps keys, not a table: use keys');
-    if (raw.action !== 'delete') problem('action', 'a rule on a redis store can only delete keys');
-    if (raw.where !== undefined) problem('where', 'filters apply to PostgreSQL tables only');
-    if (raw.anchorZone !== undefined) problem('anchorZone', 'anchorZone is for timestamp and date columns of PostgreSQL tables; a Redis anchor is an instant');
-    if (raw.anchorUnit === undefined) {
-      problem('anchorUnit', 'a rule on a redis store needs anchorUnit: how its anchor field is written (ms: epoch milliseconds, s: epoch seconds, iso: an ISO-8601 instant with offset)');
+  const storeConfig = stores[raw.store];
+  const kind = storeConfig === undefined ? undefined : catalog.get(storeConfig.kind);
+  const fields = raw as Record<string, unknown>;
+  let target: unknown = {};
+  let targetOk = false;
+  if (kind && storeConfig) {
+    // Keys another kind owns: a table on a Redis rule, keys on a PostgreSQL one.
+    for (const key of catalog.targetKeys) {
+      if (kind.targetKeys.includes(key) || fields[key] === undefined) continue;
+      problem(key, kind.misplaced?.[key] ?? `${key} is for ${catalog.ownersOf(key).join(' and ')} stores; store ${raw.store} is ${kind.kind}`);
     }
-  } else {
-    if (raw.table === undefined) problem('table', 'is required: the table to sweep (name or schema.name)');
-    if (raw.keys !== undefined) problem('keys', 'keys is for redis stores; this rule sweeps a table');
-    const schema = raw.table?.includes('.') ? raw.table.slice(0, raw.table.indexOf('.')) : null;
-    if (schema !== null && systemSchema(schema, config.stateSchema)) {
-      problem('table', `${raw.table} is in ${schema}, ${schema === config.stateSchema ? "this config's own state schema (stateSchema)" : 'a PostgreSQL system schema'}; retention rules never sweep it`);
+    const own = Object.fromEntries(kind.targetKeys.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]]));
+    const parsed = kind.targetSchema.safeParse(own);
+    if (!parsed.success) {
+      problems.push(...zodProblems(parsed.error, own, path, catalog, { kindMessages: true }));
+    } else {
+      const { kind: _kind, ...settings } = storeConfig;
+      target = kind.resolveTarget
+        ? kind.resolveTarget(parsed.data as never, {
+            path,
+            storeConfig: settings,
+            timezone: config.timezone,
+            numberSource: (at) => numbers.get(at),
+            problems,
+          })
+        : parsed.data;
+      targetOk = true;
     }
-    const zone = raw.anchorZone === undefined ? undefined : zoneProblem(raw.anchorZone);
-    if (zone) problem('anchorZone', zone);
-    if (raw.anchorUnit !== undefined) problem('anchorUnit', 'anchorUnit is for redis stores; a table\'s anchor column has a type of its own');
+    if (!kind.capabilities.actions.includes(raw.action)) {
+      problem('action', `a rule on a ${kind.kind} store can only ${kind.capabilities.actions.join(' or ')} (store ${raw.store})`);
+    }
   }
   const anonymize = Object.entries(raw.anonymize ?? {}).map(([column, strategy]) => ({ column, strategy }));
-  const key = raw.key;
   if (raw.action === 'anonymize' && anonymize.length === 0) {
     problem('anonymize', 'action is anonymize, so anonymize must map at least one column to a strategy, e.g. { email: hmac }');
   }
-  if (raw.action === 'delete' && anonymize.length > 0) {
-    problem('anonymize', 'only anonymize rules take an anonymize map; this rule deletes whole rows');
-  }
-  if (raw.cascades !== undefined && (kind === 'redis' || raw.action !== 'delete')) {
-    problem('cascades', `cascades is for rules that delete rows of a PostgreSQL table; ${kind === 'redis' ? 'keys have no foreign keys' : 'an anonymize rule deletes nothing, so nothing cascades'}`);
-  }
-  for (const { column } of anonymize) {
-    if (column === key) problem(`anonymize.${column}`, `cannot anonymize the key column ${column}: sweeps are chunked by it`);
-    if (column === raw.anchor) problem(`anonymize.${column}`, `cannot anonymize the anchor column ${column}: expiry is computed from it`);
+  if (raw.action !== 'anonymize' && anonymize.length > 0) {
+    problem('anonymize', raw.action === 'delete' ? 'only anonymize rules take an anonymize map; this rule deletes whole rows' : 'only anonymize rules take an anonymize map');
+  } else if (anonymize.length > 0 && kind && !kind.capabilities.anonymize && kind.capabilities.actions.includes('anonymize')) {
+    problem('anonymize', `a ${kind.kind} store cannot rewrite fields`);
   }
   const rule: Omit<Rule, 'hash'> = {
     id: raw.id,
     source: raw.source ?? null,
     store: raw.store,
-    table: raw.table === undefined ? { schema: null, name: raw.keys ?? '' } : splitTable(raw.table),
-    keys: raw.keys ?? null,
-    key,
-    anchor: raw.anchor,
-    anchorUnit: kind === 'redis' ? (raw.anchorUnit ?? null) : null,
+    kind: kind?.kind ?? '',
     retain: raw.retain,
     action: raw.action,
-    where: buildWhere(raw.where ?? {}, `${path}.where`, numbers, problems),
     subject: raw.subject ?? null,
     schedule: parseSchedule(raw.schedule ?? DEFAULT_SCHEDULE, config.timezone, (m) => problem('schedule', m)),
     anonymize,
     batchSize: raw.batchSize ?? (raw.action === 'anonymize' ? DEFAULT_ANONYMIZE_BATCH_SIZE : DEFAULT_BATCH_SIZE),
     timezone: config.timezone,
-    anchorZone: kind === 'redis' ? null : anchorZoneOf(raw, config),
     limits: {
       maxRowsPerRun: raw.limits?.maxRowsPerRun !== undefined ? raw.limits.maxRowsPerRun : (config.limits?.maxRowsPerRun ?? DEFAULT_LIMITS.maxRowsPerRun),
       maxFraction: raw.limits?.maxFraction ?? config.limits?.maxFraction ?? DEFAULT_LIMITS.maxFraction,
     },
-    ...(raw.cascades === 'allow' ? { cascades: 'allow' as const } : {}),
+    target: target as Rule['target'],
   };
-  return { ...rule, hash: ruleDefinitionHash(rule, config.stores[raw.store]) };
-}
-
-function splitTable(table: string): Rule['table'] {
-  const dot = table.indexOf('.');
-  return dot === -1 ? { schema: null, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
-}
-
-/** The zone a PostgreSQL rule's `timestamp`/`date` anchors are read in: its own, its store's, else the config's. */
-function anchorZoneOf(raw: RawRule, config: RawConfig): NonNullable<Rule['anchorZone']> {
-  if (raw.anchorZone !== undefined) return { name: raw.anchorZone, from: 'rule' };
-  const store = config.stores[raw.store];
-  if (store && 'anchorZone' in store && store.anchorZone !== undefined) return { name: store.anchorZone, from: 'store' };
-  return { name: config.timezone, from: 'timezone' };
-}
-
-/**
- * Schemas no rule may sweep: PostgreSQL's own (every `pg_*` schema, such as pg_catalog and
- * pg_toast, and information_schema) and the state schema holding the audit log.
- */
-export function systemSchema(schema: string, stateSchema: string): boolean {
-  return schema.startsWith('pg_') || schema === 'information_schema' || schema === stateSchema;
-}
-
-function buildWhere(
-  where: NonNullable<RawRule['where']>,
-  path: string,
-  numbers: ReadonlyMap<string, string>,
-  problems: ConfigProblem[],
-): WhereFilter[] {
-  const exact = (value: string | number | boolean, at: string): FilterValue => {
-    if (typeof value === 'string') return { kind: 'string', text: value };
-    if (typeof value === 'boolean') return { kind: 'boolean', text: String(value) };
-    // The digits as written: a JavaScript number has already rounded 9007199254740993.
-    const text = numbers.get(at);
-    if (text === undefined) {
-      problems.push({ path: at, message: `cannot read the number ${value} exactly as written (through an alias or merge key?); write it in place, or quote it for a text column` });
-    } else if (!DECIMAL_NUMBER.test(text)) {
-      problems.push({ path: at, message: `${text} is not a plain decimal number; write it in decimal digits (e.g. 31, -2.5), or quote it for a text column` });
-    }
-    return { kind: 'number', text: text ?? String(value) };
-  };
-  return Object.entries(where).map(([column, value]): WhereFilter => {
-    if (value === null) return { column, op: 'is-null' };
-    if (typeof value === 'object') {
-      return value.not === null ? { column, op: 'not-null' } : { column, op: 'not-eq', value: exact(value.not, `${path}.${column}.not`) };
-    }
-    return { column, op: 'eq', value: exact(value, `${path}.${column}`) };
-  });
+  const hashed: Rule = { ...rule, hash: ruleDefinitionHash(rule, storeConfig) };
+  if (kind?.checkRule && storeConfig && targetOk) {
+    const { kind: _kind, ...settings } = storeConfig;
+    problems.push(...kind.checkRule(hashed as never, settings as never, path, { stateSchema: config.stateSchema, timezone: config.timezone }));
+  }
+  return hashed;
 }
 
 /** `manual`, an ISO-8601 interval (`PT1H`), or a cron pattern (`0 3 * * *`, in the config's zone). */
@@ -267,11 +289,15 @@ export function parseSchedule(text: string, timezone: string, report: (message: 
   return { kind: 'cron', pattern: text };
 }
 
-function zodProblems(error: z.ZodError, raw: unknown): ConfigProblem[] {
+/**
+ * Zod's issues as config problems, at `prefix` + the issue's path. `kindMessages`: the
+ * schema is a store kind's, whose own messages say what a missing field is for.
+ */
+function zodProblems(error: z.ZodError, raw: unknown, prefix: string, catalog: Catalog, options: { kindMessages?: boolean } = {}): ConfigProblem[] {
   return error.issues.map((issue) => {
-    const path = formatPath(issue.path);
+    const path = [prefix, formatPath(issue.path)].filter(Boolean).join(issue.path.length > 0 && typeof issue.path[0] === 'number' ? '' : '.');
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(issue.path);
+      const allowed = prefix === '' ? allowedKeys(issue.path, catalog) : [];
       return {
         path,
         message: issue.keys
@@ -284,16 +310,16 @@ function zodProblems(error: z.ZodError, raw: unknown): ConfigProblem[] {
       const key = issue.path[issue.path.length - 1];
       return { path, message: `${JSON.stringify(key)} is not a valid column name (letters, digits, _ and $, not starting with a digit)` };
     }
-    if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
+    if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined && !options.kindMessages) {
       return { path, message: `is required` };
     }
     return { path, message: issue.message };
   });
 }
 
-function allowedKeys(path: readonly PropertyKey[]): string[] {
-  if (path[0] === 'rules' && path.length === 2) return Object.keys(ruleSchema.shape);
-  if (path.length === 0) return Object.keys(configSchema.shape);
+function allowedKeys(path: readonly PropertyKey[], catalog: Catalog): string[] {
+  if (path[0] === 'rules' && path.length === 2) return catalog.ruleKeys;
+  if (path.length === 0) return Object.keys(catalog.schema.shape);
   return [];
 }
 

@@ -20,8 +20,8 @@ const NOT_DEFINITION = new Set<keyof Rule>(['source', 'schedule', 'batchSize', '
  * and do the same to it. Sweeps, queued jobs and confirmation tokens carry it, so a
  * worker can refuse to run a rule whose definition is no longer the one its config has.
  */
-export function ruleDefinitionHash(rule: Omit<Rule, 'hash'> & { hash?: string }, store: StoreConfig | undefined): string {
+export function ruleDefinitionHash(rule: Omit<Rule<unknown>, 'hash'> & { hash?: string }, store: StoreConfig | undefined): string {
   const definition = Object.fromEntries(Object.entries(rule).filter(([k]) => !NOT_DEFINITION.has(k as keyof Rule)));
-  const storeIdentity = store === undefined ? null : { ...store, ...('url' in store ? { url: redactUrl(store.url) } : {}) };
+  const storeIdentity = store === undefined ? null : { ...store, ...(typeof store.url === 'string' ? { url: redactUrl(store.url) } : {}) };
   return createHash('sha256').update(canonicalJson({ rule: definition, store: storeIdentity })).digest('hex');
 }

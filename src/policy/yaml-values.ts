@@ -2,40 +2,35 @@ import { isAlias, isMap, isScalar, isSeq, type Document } from 'yaml';
 import type { ConfigProblem } from '../errors.js';
 
 /**
- * The source text of every number written as a `where` value (`rules[2].where.tenant_id`,
- * `rules[2].where.version.not`), read from the YAML document itself: converted to a
- * JavaScript number, 9007199254740993 becomes ...992 and 1.10 becomes 1.1, and a filter
- * would match other rows than the file says.
+ * The source text of every number written under `rules` (`rules[2].where.tenant_id`,
+ * `rules[2].where.version.not`), by path, read from the YAML document itself: converted
+ * to a JavaScript number, 9007199254740993 becomes ...992 and 1.10 becomes 1.1, and a
+ * filter would match other rows than the file says. Store kinds read what they need.
  */
-export function whereNumberSources(doc: Document): Map<string, string> {
+export function numberSources(doc: Document): Map<string, string> {
   const out = new Map<string, string>();
   const deref = (node: unknown): unknown => (isAlias(node) ? node.resolve(doc) : node);
-  const record = (node: unknown, path: string) => {
+  const walk = (node: unknown, path: string, depth: number) => {
     const value = deref(node);
-    if (isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'bigint') && value.source !== undefined) {
-      out.set(path, value.source);
+    // Aliases can nest; real rules are a few levels deep.
+    if (depth > 16) return;
+    if (isScalar(value)) {
+      if ((typeof value.value === 'number' || typeof value.value === 'bigint') && value.source !== undefined) out.set(path, value.source);
+    } else if (isMap(value)) {
+      for (const pair of value.items) {
+        const key = deref(pair.key);
+        if (isScalar(key)) walk(pair.value, `${path}.${String(key.value)}`, depth + 1);
+      }
+    } else if (isSeq(value)) {
+      value.items.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
     }
   };
-  const rules = deref(doc.contents);
-  const list = isMap(rules) ? deref(rules.get('rules', true)) : null;
-  if (!isSeq(list)) return out;
-  list.items.forEach((item, i) => {
-    const rule = deref(item);
-    const where = isMap(rule) ? deref(rule.get('where', true)) : null;
-    if (!isMap(where)) return;
-    for (const pair of where.items) {
-      const key = deref(pair.key);
-      if (!isScalar(key)) continue;
-      const path = `rules[${i}].where.${String(key.value)}`;
-      record(pair.value, path);
-      const value = deref(pair.value);
-      if (isMap(value)) record(value.get('not', true), `${path}.not`);
-    }
-  });
+  const root = deref(doc.contents);
+  if (isMap(root)) walk(root.get('rules', true), 'rules', 0);
   return out;
 }
 
-/** A number PostgreSQL reads the same way YAML does: decimal digits, optional fraction and exponent. */
+/** A number SQL reads the same way YAML does: decimal digits, optional fraction and exponent. */
 export const DECIMAL_NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
 // In a `u` regex a surrogate class matches only unpaired halves: a paired one is one code point.

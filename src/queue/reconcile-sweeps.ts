@@ -1,6 +1,7 @@
 import type { Runtime } from '../runtime/runtime.js';
-import { listSweeps, pendingBatches, type SweepRecord } from '../state/sweeps.js';
-import { endSweep, supersedeIfOutdated, type EndedSweep } from '../executor/end-sweep.js';
+import { listSweeps, type SweepRecord } from '../state/sweeps.js';
+import type { EndedSweep } from '../executor/end-sweep.js';
+import { settleSweep as settle, type BatchJobState } from '../executor/settle-sweep.js';
 import { enqueueBatches, type SweepQueue } from './sweep-queue.js';
 import { batchJobId } from './queue-names.js';
 
@@ -29,32 +30,22 @@ export async function reconcileSweeps(runtime: Runtime, queue: SweepQueue): Prom
 }
 
 /**
- * One running sweep: superseded when its definition is no longer this config's; failed
- * when a batch's job failed for good (retries used up, or an unrecoverable error), so the
- * rule is free for a fresh sweep; else its unfinished batches are queued again. Returns
- * the end, 'resumed' when batches were queued, or null when none remained.
+ * One running sweep, settled by the executor (`settleSweep`) from what this queue says of
+ * its batch jobs; the queue then carries out the decision: removes completed jobs of
+ * batches not done, and (re-)queues the unfinished batches. Returns the end, 'resumed'
+ * when batches were queued, or null when none remained.
  */
 export async function settleSweep(runtime: Runtime, queue: SweepQueue, sweep: SweepRecord): Promise<EndedSweep | 'resumed' | null> {
-  const superseded = await supersedeIfOutdated(runtime, sweep);
-  if (superseded) return superseded;
-  const pending = await pendingBatches(runtime.state, sweep.id);
-  if (pending.length === 0) return null;
-  for (const idx of pending) {
+  const settled = await settle(runtime, sweep, async (idx): Promise<BatchJobState> => {
     const job = await queue.getJob(batchJobId(sweep.id, idx));
-    if (!job) continue;
-    if (await job.isFailed()) {
-      // The batch job normally ends its sweep itself; this covers a process that died
-      // between the job failing and the sweep being marked.
-      const reason = `batch ${idx} failed after ${job.attemptsMade} attempt(s): ${job.failedReason}`;
-      const ended = await endSweep(runtime, sweep.id, 'failed', reason);
-      return ended ?? null;
-    }
-    // A batch not done in the state database but whose job completed: its commit was lost
-    // (failover to a lagging replica, a restore). A finished job's id blocks re-adding it,
-    // so remove the job and queue the batch afresh; if the batch did commit in between,
-    // its checkpoint makes the new job a no-op.
-    if (await job.isCompleted()) await job.remove();
-  }
-  await enqueueBatches(queue, sweep.id, pending);
+    if (!job) return 'other';
+    if (await job.isFailed()) return { failed: { attempts: job.attemptsMade, reason: job.failedReason } };
+    return (await job.isCompleted()) ? 'completed' : 'other';
+  });
+  if (settled === null) return null;
+  if ('ended' in settled) return settled.ended;
+  // A finished job's id blocks re-adding it, so it goes before the batch is queued afresh.
+  for (const idx of settled.stale) await (await queue.getJob(batchJobId(sweep.id, idx)))?.remove();
+  await enqueueBatches(queue, sweep.id, settled.requeue);
   return 'resumed';
 }

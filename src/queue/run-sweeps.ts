@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { QueueConnection } from './redis-connection.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { findSweep, type SweepRecord } from '../state/sweeps.js';
@@ -17,7 +17,7 @@ const POLL_MS = 50;
 const FAILURE_CHECK_EVERY = 40;
 
 export interface RunSweepsOptions {
-  connection: Redis;
+  connection: QueueConnection;
   dryRun: boolean;
   actor: string;
   /** Batches this process works at once while it waits. */

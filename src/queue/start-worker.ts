@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { QueueConnection } from './redis-connection.js';
 import { isTransient } from '../executor/classify-error.js';
 import { redactText } from '../redact.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -17,7 +17,7 @@ const STALLED_INTERVAL_MS = 5_000;
 
 export interface StartWorkerOptions {
   /** Duplicated for the worker's own use; the duplicate is closed with the worker. */
-  connection: Redis;
+  connection: QueueConnection;
   prefix: string;
   concurrency: number;
   queue: SweepQueue;

@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { QueueConnection } from './redis-connection.js';
 import { BATCH_JOB_OPTIONS, SWEEP_JOB_OPTIONS } from './job-options.js';
 import type { BatchJobData, SweepJobData } from './job-data.js';
 import { batchJobId, JOB_BATCH, JOB_SWEEP, QUEUE_NAME } from './queue-names.js';
 
 export type SweepQueue = Queue<SweepJobData | BatchJobData>;
 
-export function openQueue(connection: Redis, prefix: string): SweepQueue {
+export function openQueue(connection: QueueConnection, prefix: string): SweepQueue {
   return new Queue(QUEUE_NAME, { connection, prefix });
 }
 

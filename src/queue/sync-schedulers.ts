@@ -1,4 +1,5 @@
 import type { Config } from '../policy/config.js';
+import { RULE_SHAPE_VERSION } from '../policy/rule.js';
 import type { SweepJobData } from './job-data.js';
 import { SWEEP_JOB_OPTIONS } from './job-options.js';
 import { JOB_SWEEP, schedulerId } from './queue-names.js';
@@ -18,7 +19,7 @@ export async function syncSchedulers(queue: SweepQueue, config: Config): Promise
     if (rule.schedule.kind === 'manual') continue;
     // The rule's id and definition hash only: the worker that runs the job looks the rule
     // up in its own config and refuses a job whose hash is not the config's.
-    const data: SweepJobData = { trigger: 'schedule', ruleId: rule.id, ruleHash: rule.hash };
+    const data: SweepJobData = { trigger: 'schedule', ruleId: rule.id, ruleHash: rule.hash, v: RULE_SHAPE_VERSION };
     const repeat = rule.schedule.kind === 'every' ? { every: rule.schedule.ms } : { pattern: rule.schedule.pattern, tz: rule.timezone };
     await queue.upsertJobScheduler(schedulerId(rule.id), repeat, { name: JOB_SWEEP, data, opts: SWEEP_JOB_OPTIONS });
     active.push(schedulerId(rule.id));

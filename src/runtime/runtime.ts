@@ -1,11 +1,11 @@
-import type { AnonymizeContext } from '../anonymize/strategy.js';
 import { auditKeyFrom } from '../audit/audit-key.js';
 import { describeOrigin, type Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import { migrate, stateDb, type StateDb } from '../state/state-db.js';
-import { ping } from '../stores/postgres/connect.js';
-import { createStore, Databases } from '../stores/registry.js';
-import type { Store } from '../stores/store.js';
+import { createDatabase, ping } from '../stores/postgres/connect.js';
+import { STORE_KINDS } from '../stores/registry.js';
+import type { StoreKind } from '../stores/store-kind.js';
+import type { Store, StoreContext } from '../stores/store.js';
 
 /** Everything a command or worker needs below the config: connections, never opened at import. */
 export interface Runtime {
@@ -14,7 +14,7 @@ export interface Runtime {
   /** Store for a rule; throws for a store the config does not define. */
   storeFor(rule: Rule): Store;
   /** Run-time inputs for anonymization (secrets stay out of payloads). */
-  contextFor(rule: Rule): AnonymizeContext;
+  contextFor(rule: Rule): StoreContext;
   /**
    * Secret key of the audit trail, from $RETENTION_AUDIT_KEY: keys the hash chain and the
    * digests of row keys written to the audit log. Never stored in a database.
@@ -25,16 +25,29 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Builds the runtime. Creates pools but opens no connection; `connectRuntime` does. */
-export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env): Runtime {
-  const databases = new Databases();
+/**
+ * Builds the runtime: the state database's pool and one store per `stores` entry, made by
+ * its kind (`kinds`, by default the registry's). Opens no connection; `connectRuntime`
+ * does. Each store owns its connections and closes them with the runtime.
+ */
+export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env, kinds: readonly StoreKind[] = STORE_KINDS): Runtime {
   const auditKey = auditKeyFrom(env);
-  const state = stateDb(databases.get(config.state, describeOrigin(config, 'state')), config.stateSchema, auditKey);
+  const stateDatabase = createDatabase(config.state, { origin: describeOrigin(config, 'state') });
+  const state = stateDb(stateDatabase, config.stateSchema, auditKey);
   const stores = new Map<string, Store>(
-    Object.entries(config.stores).map(([name, store]) => [
-      name,
-      createStore(name, store, describeOrigin(config, `stores.${name}.url`), { databases, queuePrefix: config.queuePrefix }),
-    ]),
+    Object.entries(config.stores).map(([name, { kind: kindName, ...settings }]) => {
+      const kind = kinds.find((k) => k.kind === kindName);
+      if (!kind) throw new Error(`store ${name} is of kind ${JSON.stringify(kindName)}, which no registered store kind provides`);
+      const store = kind.create(name, settings, {
+        origin: (field) => describeOrigin(config, `stores.${name}.${field}`),
+        queuePrefix: config.queuePrefix,
+        stateUrl: config.state,
+        stateSchema: config.stateSchema,
+        timezone: config.timezone,
+        configFile: config.file,
+      });
+      return [name, store];
+    }),
   );
   const hmacKey = env.RETENTION_HMAC_KEY ? Buffer.from(env.RETENTION_HMAC_KEY, 'utf8') : null;
   return {
@@ -48,7 +61,10 @@ export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env
     contextFor: (rule) => ({ hmacKey, timezone: rule.timezone }),
     auditKey,
     stores: () => [...stores.values()],
-    close: () => databases.close(),
+    async close() {
+      await Promise.all([...stores.values()].map((store) => store.close().catch(() => undefined)));
+      await stateDatabase.pool.end().catch(() => undefined);
+    },
   };
 }
 

@@ -1,15 +1,41 @@
-import type pg from 'pg';
-import type { Rule } from '../policy/rule.js';
-import type { BlockedSweep } from '../queue/job-data.js';
+import { ACTIONS, persistRule, readPersistedRule, type Action, type Rule } from '../policy/rule.js';
 import type { KeyRange } from '../stores/store.js';
+import type { SqlClient } from './sql-client.js';
 import type { StateDb } from './state-db.js';
+
+/** A sweep stopped by its blast-radius limits before touching anything. */
+export interface BlockedSweep {
+  affected: number;
+  total: number;
+  reason: string;
+  /** Pass as `--confirm` to allow this sweep (and any not bigger). */
+  confirmToken: string;
+}
+
+/**
+ * What audit entries say about a sweep's rule, whatever version planned it: read from the
+ * rule when it has the current shape, else from the few display fields of the old one.
+ */
+export interface SweepRuleSummary {
+  source: string | null;
+  store: string;
+  /** What the store showed for the rule's target ("public.logs", "session:*"). */
+  target: string;
+  /** Null when an older row's action cannot be read. */
+  action: Action | null;
+}
 
 /** A sweep as the state database records it. */
 export interface SweepRecord {
   id: string;
   ruleId: string;
   configHash: string;
-  rule: Rule;
+  /**
+   * The rule as planned, or null when an older version wrote it (no shape version): its
+   * definition cannot be compared with today's rules, and such a sweep is superseded.
+   */
+  rule: Rule | null;
+  summary: SweepRuleSummary;
   dryRun: boolean;
   actor: string;
   trigger: string;
@@ -46,6 +72,8 @@ export const SWEEP_STATUSES: readonly SweepStatus[] = ['running', 'done', 'block
 export interface NewSweep {
   id: string;
   rule: Rule;
+  /** The store's description of the rule's target, for audit entries. */
+  target: string;
   configHash: string;
   dryRun: boolean;
   actor: string;
@@ -60,14 +88,18 @@ export interface NewSweep {
   triggerId: string | null;
 }
 
-const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at`;
+const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, target, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at`;
 
 function toRecord(row: Record<string, unknown>): SweepRecord {
+  const rule = readPersistedRule(row.rule);
   return {
     id: row.id as string,
     ruleId: row.rule_id as string,
     configHash: row.config_hash as string,
-    rule: row.rule as Rule,
+    rule,
+    summary: rule
+      ? { source: rule.source, store: rule.store, target: typeof row.target === 'string' ? row.target : '', action: rule.action }
+      : legacySummary(row.rule),
     dryRun: row.dry_run as boolean,
     actor: row.actor as string,
     trigger: row.trigger as string,
@@ -106,12 +138,30 @@ export async function findRunningSweep(state: StateDb, ruleId: string, dryRun: b
  * nothing, when the rule already has a running sweep: the unique index decides races
  * between workers and admins, so two sweeps of one rule never run at once.
  */
-export async function insertSweep(client: pg.ClientBase, state: StateDb, sweep: NewSweep): Promise<boolean> {
+export async function insertSweep(client: SqlClient, state: StateDb, sweep: NewSweep): Promise<boolean> {
   const inserted = await client.query(
-    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at, rule_hash, trigger_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END, $14, $15)
+    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at, rule_hash, trigger_id, target)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END, $14, $15, $16)
      ON CONFLICT (rule_id, dry_run) WHERE status = 'running' DO NOTHING`,
-    [sweep.id, sweep.rule.id, sweep.configHash, JSON.stringify(sweep.rule), sweep.dryRun, sweep.actor, sweep.trigger, sweep.now, JSON.stringify(sweep.ranges), sweep.status, sweep.confirmToken, sweep.blocked && JSON.stringify(sweep.blocked), sweep.batches.length, sweep.rule.hash, sweep.triggerId],
+    [
+      sweep.id,
+      sweep.rule.id,
+      sweep.configHash,
+      // With its shape version, so that a later version can tell it from its own.
+      JSON.stringify(persistRule(sweep.rule)),
+      sweep.dryRun,
+      sweep.actor,
+      sweep.trigger,
+      sweep.now,
+      JSON.stringify(sweep.ranges),
+      sweep.status,
+      sweep.confirmToken,
+      sweep.blocked && JSON.stringify(sweep.blocked),
+      sweep.batches.length,
+      sweep.rule.hash,
+      sweep.triggerId,
+      sweep.target,
+    ],
   );
   if (inserted.rowCount === 0) return false;
   await client.query(
@@ -156,7 +206,7 @@ export async function readSweepBatch(
  * Locks the batch row and says whether to run it: `done` for a retried or duplicate job,
  * `ended` when its sweep is no longer running (superseded, failed or cancelled), `run`.
  */
-export async function lockBatch(client: pg.ClientBase, state: StateDb, sweepId: string, idx: number): Promise<'run' | 'done' | 'ended'> {
+export async function lockBatch(client: SqlClient, state: StateDb, sweepId: string, idx: number): Promise<'run' | 'done' | 'ended'> {
   const { rows } = await client.query<{ done: boolean; status: SweepStatus }>(
     `SELECT b.done, s.status FROM ${state.table('batches')} b JOIN ${state.table('sweeps')} s ON s.id = b.sweep_id
       WHERE b.sweep_id = $1 AND b.idx = $2 FOR UPDATE OF b`,
@@ -175,7 +225,7 @@ export async function lockBatch(client: pg.ClientBase, state: StateDb, sweepId: 
  * closing audit entry.
  */
 export async function completeBatch(
-  client: pg.ClientBase,
+  client: SqlClient,
   state: StateDb,
   sweepId: string,
   idx: number,
@@ -218,7 +268,7 @@ export async function completeBatch(
  * nothing is cleared while the sweep (as this transaction sees it) is still running, and
  * the executor runs a batch only while its sweep is running. Returns the batches cleared.
  */
-export async function clearKeyBounds(client: pg.ClientBase, state: StateDb, sweepId: string): Promise<number> {
+export async function clearKeyBounds(client: SqlClient, state: StateDb, sweepId: string): Promise<number> {
   const cleared = await client.query(
     `UPDATE ${state.table('batches')} b SET after_key = NULL, up_to_key = NULL
        FROM ${state.table('sweeps')} s
@@ -235,7 +285,7 @@ export async function clearKeyBounds(client: pg.ClientBase, state: StateDb, swee
  * exactly one caller audits the end.
  */
 export async function markSweepEnded(
-  client: pg.ClientBase,
+  client: SqlClient,
   state: StateDb,
   sweepId: string,
   status: EndedStatus,
@@ -269,4 +319,23 @@ export async function listSweeps(state: StateDb, filter: SweepFilter = {}): Prom
     [filter.ruleId ?? null, filter.status ?? null, filter.limit ?? null],
   );
   return rows.map(toRecord);
+}
+
+/**
+ * The display fields of a rule persisted before rules carried a shape version (v1: the
+ * per-kind fields at the top level), each read only if it has the type it had then.
+ */
+function legacySummary(value: unknown): SweepRuleSummary {
+  const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  const text = (field: unknown): string | null => (typeof field === 'string' ? field : null);
+  const table = record.table !== null && typeof record.table === 'object' ? (record.table as Record<string, unknown>) : {};
+  const tableName = text(table.name);
+  const schema = text(table.schema);
+  const action = ACTIONS.find((a) => a === record.action) ?? null;
+  return {
+    source: text(record.source),
+    store: text(record.store) ?? '',
+    target: text(record.keys) ?? (tableName === null ? '' : schema ? `${schema}.${tableName}` : tableName),
+    action,
+  };
 }

@@ -1,9 +1,7 @@
-import type pg from 'pg';
 import type { ConfigProblem } from '../errors.js';
-import type { AnchorRange } from '../policy/expiry.js';
 import type { Rule } from '../policy/rule.js';
-import type { AnonymizeContext } from '../anonymize/strategy.js';
-import type { Database } from './postgres/connect.js';
+import type { SqlClient } from '../state/sql-client.js';
+import type { Selection } from './selection.js';
 
 /** One batch's slice of the key space: `after < key <= upTo`; null is open-ended. */
 export interface KeyRange {
@@ -14,15 +12,24 @@ export interface KeyRange {
 /** Counts of items whose anchor a store cannot judge, by reason. Empty when there are none. */
 export type Unjudged = Record<string, number>;
 
-/** Everything a store needs to change one batch. */
-export interface BatchSpec {
-  rule: Rule;
-  ranges: readonly AnchorRange[];
-  keyRange: KeyRange;
-  dryRun: boolean;
-  context: AnonymizeContext;
+/**
+ * Inputs a store may need at run time besides the rule (never part of a job payload):
+ * the HMAC key for `hmac`, the zone for calendar truncation.
+ */
+export interface StoreContext {
+  hmacKey: Buffer | null;
+  timezone: string;
 }
 
+/** Everything a store needs to change one batch. */
+export interface BatchSpec<Target = unknown> {
+  rule: Rule<Target>;
+  /** The same selection `count` and `partition` were given. */
+  selection: Selection;
+  keyRange: KeyRange;
+  dryRun: boolean;
+  context: StoreContext;
+}
 /** What one batch did. */
 export interface BatchResult {
   /** Items deleted or anonymized (or, in a dry run, that would be). */
@@ -39,65 +46,78 @@ export interface BatchResult {
    * before anything is recorded (raw keys are never audited), and why.
    */
   skipped?: { key: string; reason: string }[];
+  /**
+   * `action: expire` (Redis): TTLs set or shortened so the store deletes items at the
+   * instant their period ends (in a dry run, that would be); `rows` are the items deleted.
+   */
+  ttls?: number;
 }
 
 /**
  * Work the executor runs inside the store's own transaction when the store lives in the
  * state database, so the checkpoint and audit entry commit atomically with the change.
  */
-export interface TransactionHooks {
+export interface BatchJournal {
   /** Before the change; return false to skip it (the batch is already done). */
-  before(client: pg.ClientBase): Promise<boolean>;
+  before(tx: SqlClient): Promise<boolean>;
   /** After the change, with what it did (rows counted, in a dry run). */
-  after(client: pg.ClientBase, result: BatchResult): Promise<void>;
+  after(tx: SqlClient, result: BatchResult): Promise<void>;
 }
 
 /**
- * A data store a rule can sweep. Narrow on purpose: adding a store kind is one file that
- * implements this plus one line in registry.ts. Stores own their connections; nothing
- * above them touches a client, except through `TransactionHooks`.
+ * A data store a rule can sweep. Narrow on purpose and free of driver types: adding a
+ * store kind is one folder under stores/ implementing this (and `StoreKind`) plus one
+ * line in registry.ts. Stores own their connections and close them; nothing above them
+ * touches a client, except the `SqlClient` a transactional store hands a `BatchJournal`.
  */
-export interface Store {
+export interface Store<Target = unknown> {
   readonly name: string;
   readonly kind: string;
   /** Connects once; throws a UserError naming the URL and where it came from. */
   ping(): Promise<void>;
   /** What is wrong with the rule against the live store; `path` prefixes each problem. */
-  inspect(rule: Rule, path: string, context: AnonymizeContext): Promise<ConfigProblem[]>;
-  /** How many rows the rule would change now, for `plan`. Changes nothing. */
-  count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number>;
+  inspect(rule: Rule<Target>, path: string, context: StoreContext): Promise<ConfigProblem[]>;
+  /** How many items the selection covers now, for `plan`. Changes nothing. */
+  count(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<number>;
   /**
    * Items the rule covers whose anchor cannot be judged, by reason ("null anchor",
    * "malformed anchor", "implausible anchor"): never changed by a sweep, and reported by
    * `plan` and `run` so that data kept for that reason is seen, not silently kept.
    */
-  unjudged(rule: Rule): Promise<Unjudged>;
+  unjudged(rule: Rule<Target>): Promise<Unjudged>;
   /**
-   * All rows (or keys) the rule's table holds, for the fraction limit; for a delete rule
-   * whose deletes cascade, plus the rows of every table they reach (as `countCascades`
-   * adds those tables' rows to the affected count).
+   * All items the rule's target holds, for the fraction limit; for a delete rule whose
+   * deletes cascade, plus the rows of every table they reach (as `countCascades` adds
+   * those tables' rows to the affected count).
    */
-  total(rule: Rule): Promise<number>;
+  total(rule: Rule<Target>): Promise<number>;
   /**
    * Rows other tables would lose (`schema.table`) or have rewritten (`schema.table (set
-   * null)`) through foreign keys if the rule's matching rows were deleted now: for `plan`
-   * and the limits, which count them with the rule's own rows. Empty when nothing cascades.
+   * null)`) through foreign keys if the selected rows were deleted now: for `plan` and the
+   * limits, which count them with the rule's own rows. Empty when nothing cascades.
    */
-  countCascades?(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<Record<string, number>>;
+  countCascades?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<Record<string, number>>;
   /**
-   * For `plan --diff`: rows the rule would change now that `previous` (the same rule in
+   * For `plan --diff`: items the rule would change now that `previous` (the same rule in
    * an older config) would not, and the reverse. Stores that cannot compare omit it.
    */
   countChange?(
-    rule: Rule,
-    ranges: readonly AnchorRange[],
-    previous: { rule: Rule; ranges: readonly AnchorRange[] },
-    context: AnonymizeContext,
+    rule: Rule<Target>,
+    selection: Selection,
+    previous: { rule: Rule<Target>; selection: Selection },
+    context: StoreContext,
   ): Promise<{ newly: number; noLonger: number }>;
-  /** Key ranges of about `rule.batchSize` rows each, covering the whole key space. */
-  partition(rule: Rule): Promise<KeyRange[]>;
+  /**
+   * Key ranges of about `rule.batchSize` items each covering the selection (opaque string
+   * bounds); one open range when the kind cannot split.
+   */
+  partition(rule: Rule<Target>, selection: Selection): Promise<KeyRange[]>;
   /** Deletes or anonymizes (or, dry, counts) one batch. */
-  apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<BatchResult>;
-  /** True when `apply` can run `hooks` in the same transaction as the state database. */
-  sharesTransactionsWith(state: Database): boolean;
+  apply(batch: BatchSpec<Target>, journal?: BatchJournal): Promise<BatchResult>;
+  /** True when `apply` runs a journal in the same transaction as the state database at `stateUrl`. */
+  sharesTransactionsWith(stateUrl: string): boolean;
+  /** What plan and the audit show for the rule's target: "public.logs", "session:*", "photos/**\/*.jpg". */
+  describe(rule: Rule<Target>): string;
+  /** Closes the store's own connections. */
+  close(): Promise<void>;
 }

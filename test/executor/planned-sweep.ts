@@ -1,9 +1,9 @@
 import type { TestEnv } from '../helpers/test-env.js';
 import type { Config } from '../../src/policy/config.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import { startSweep } from '../../src/queue/start-sweep.js';
+import { startSweep } from '../../src/executor/start-sweep.js';
 import { recordManualTrigger } from '../../src/queue/manual-trigger.js';
-import { openQueue } from '../../src/queue/sweep-queue.js';
+import { enqueueBatches, openQueue } from '../../src/queue/sweep-queue.js';
 import { findSweep, type SweepRecord } from '../../src/state/sweeps.js';
 
 /**
@@ -16,7 +16,9 @@ export async function plannedSweep(env: TestEnv, config: Config, runtime: Runtim
   const queue = openQueue(env.redis(), env.prefix);
   try {
     const { jobId, data } = await recordManualTrigger(runtime.state, rule, { actor: 'test', dryRun: options.dryRun ?? false });
-    const started = await startSweep(runtime, queue, jobId, data);
+    const { result: started, enqueue } = await startSweep(runtime, jobId, data);
+    // As the sweep job does: its batches are queued (no worker listens on this prefix).
+    if (enqueue) await enqueueBatches(queue, enqueue.sweepId, enqueue.batches);
     if (started.blocked) throw new Error(`sweep of ${rule.id} was blocked: ${started.blocked.reason}`);
     const sweep = await findSweep(runtime.state, started.sweepId);
     if (!sweep) throw new Error(`sweep ${started.sweepId} was not recorded`);

@@ -58,7 +58,7 @@ describe('a sweep whose rule changed or left the config', () => {
     const sweep = await plannedSweep(env, config, runtime);
     // Someone with write access to the state database strips the legal-hold filter from the
     // stored rule but leaves its definition hash, hoping the batches run the stored copy.
-    await env.sql(`UPDATE ${env.stateSchema}.sweeps SET rule = jsonb_set(rule, '{where}', '[]'::jsonb) WHERE id = $1`, [sweep.id]);
+    await env.sql(`UPDATE ${env.stateSchema}.sweeps SET rule = jsonb_set(rule, '{target,where}', '[]'::jsonb) WHERE id = $1`, [sweep.id]);
     for (let idx = 0; idx < sweep.batchesTotal; idx++) await executeBatch(runtime, sweep.id, idx);
 
     const left = await env.sql<{ held: boolean; n: string }>(`SELECT legal_hold AS held, count(*) AS n FROM ${env.schema}.accounts GROUP BY 1 ORDER BY 1`);

@@ -10,6 +10,7 @@ import { runSweeps, type RuleRunResult } from '../../src/queue/run-sweeps.js';
 import type { Rule } from '../../src/policy/rule.js';
 import { deleteKeysMatching } from './redis-keys.js';
 import { TEST_AUDIT_KEY } from './audit-key-setup.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
 
 export { TEST_AUDIT_KEY };
 
@@ -95,7 +96,7 @@ export async function createTestEnv(): Promise<TestEnv> {
       return (await pool.query(text, values)).rows;
     },
     configYaml,
-    config: (rules, extra) => parseConfig(configYaml(rules, extra), `test-${id}.yaml`, { RETENTION_HMAC_KEY: TEST_HMAC_KEY }),
+    config: (rules, extra) => parseConfig(configYaml(rules, extra), `test-${id}.yaml`, { RETENTION_HMAC_KEY: TEST_HMAC_KEY }, STORE_KINDS),
     async runtime(config) {
       const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
       runtimes.push(runtime);

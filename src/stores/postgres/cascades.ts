@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import type { ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
-import type { Rule } from '../../policy/rule.js';
+import type { SqlRule as Rule } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { rulePredicate } from './statements.js';
@@ -178,7 +178,7 @@ export function cascadeProblems(rule: Rule, cascades: Cascades, path: string): C
     });
   }
   const reached = cascades.targets.flatMap((t) => t.paths.map(shown));
-  if (reached.length > 0 && rule.cascades !== 'allow') {
+  if (reached.length > 0 && rule.target.cascades !== 'allow') {
     problems.push({
       path: `${path}.table`,
       message: `deleting these rows also changes rows of other tables through foreign keys: ${reached.join('; ')}. Add "cascades: allow" to the rule to delete them with it (plan then counts them per table, the limits include them and the audit records them), or change the foreign keys`,
@@ -197,7 +197,7 @@ function nestedReach(rule: Rule, path: readonly CascadeEdge[], alias: string, ro
   // Level k holds the child of edge k-1 (level 0 is the rule's table); the target is level n.
   const n = path.length;
   const aliasOf = (level: number) => (level === n ? ident(alias) : ident(`l${level}`));
-  const tableOf = (level: number) => (level === 0 ? qualified(rule.table) : qualified(path[level - 1]!.child));
+  const tableOf = (level: number) => (level === 0 ? qualified(rule.target.table) : qualified(path[level - 1]!.child));
   let condition = root;
   for (let level = 0; level < n; level++) {
     const edge = path[level]!;
@@ -220,7 +220,7 @@ function reachesAny(rule: Rule, target: CascadeTarget, alias: string, root: (par
 /** The root condition of `plan` and of a dry-run batch: the rule's predicate, within the key range if any. */
 function matching(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], context: AnonymizeContext, keyRange: KeyRange | null) {
   return (params: Params) =>
-    [keyRange ? keyPredicate(rule.key, keyRange, params) : '', rulePredicate(rule, table, ranges, params, context)].filter(Boolean).join(' AND ');
+    [keyRange ? keyPredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, ranges, params, context)].filter(Boolean).join(' AND ');
 }
 
 /**
@@ -256,9 +256,9 @@ export function cascadeCountStatement(
 export function lockParentsStatement(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], keyRange: KeyRange, context: AnonymizeContext): Statement {
   const params = new Params();
   const where = matching(rule, table, ranges, context, keyRange)(params);
-  const key = ident(rule.key);
+  const key = ident(rule.target.key);
   return {
-    text: `SELECT ${key}::text AS k FROM ${qualified(rule.table)} WHERE ${where} ORDER BY ${key} FOR UPDATE`,
+    text: `SELECT ${key}::text AS k FROM ${qualified(rule.target.table)} WHERE ${where} ORDER BY ${key} FOR UPDATE`,
     values: params.values,
   };
 }
@@ -287,13 +287,13 @@ export function deleteLockedStatement(
 ): Statement {
   const params = new Params();
   const where = [lockedKeys(rule, keyRange, keys)(params), rulePredicate(rule, table, ranges, params, context)].join(' AND ');
-  return { text: `DELETE FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
+  return { text: `DELETE FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
 /** The key range (so the key's index finds the rows) and the exact keys locked. */
 function lockedKeys(rule: Rule, keyRange: KeyRange, keys: readonly string[]) {
   return (params: Params) =>
-    [keyPredicate(rule.key, keyRange, params), `${ident(rule.key)}::text = ANY(${params.add(keys)}::text[])`].filter(Boolean).join(' AND ');
+    [keyPredicate(rule.target.key, keyRange, params), `${ident(rule.target.key)}::text = ANY(${params.add(keys)}::text[])`].filter(Boolean).join(' AND ');
 }
 
 function keyPredicate(key: string, range: KeyRange, params: Params): string {
@@ -330,7 +330,7 @@ export async function applyCascadingBatch(
   if (batch.dryRun) {
     const params = new Params();
     const where = matching(rule, table, ranges, context, keyRange)(params);
-    const parents = await client.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, params.values);
+    const parents = await client.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, params.values);
     const counts = await client.query<Record<string, string>>(cascadeCountStatement(rule, table, cascades, ranges, context, keyRange));
     return { rows: Number(parents.rows[0]!.n), cascaded: countsByLabel(cascades, counts.rows[0]!) };
   }

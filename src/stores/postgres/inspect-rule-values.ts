@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { ConfigProblem } from '../../errors.js';
 import { redactUrl } from '../../redact.js';
-import type { FilterValue, Rule } from '../../policy/rule.js';
+import type { FilterValue, SqlRule as Rule } from '../sql/sql-target.js';
 import type { TableInfo } from './catalog.js';
 import type { Database } from './connect.js';
 import { ident, qualified, type Statement, type TableName } from './sql.js';
@@ -33,9 +33,9 @@ export async function resolvedSchema(database: Database, table: TableName): Prom
 const isSystemSchema = (schema: string) => schema.startsWith('pg_') || schema === 'information_schema';
 
 async function systemSchemaProblems(database: Database, rule: Rule, path: string): Promise<ConfigProblem[]> {
-  const schema = await resolvedSchema(database, rule.table);
+  const schema = await resolvedSchema(database, rule.target.table);
   if (schema === null || !isSystemSchema(schema)) return [];
-  return [{ path: `${path}.table`, message: `${rule.table.name} resolves to ${schema}.${rule.table.name}, a PostgreSQL system catalog; retention rules never sweep it` }];
+  return [{ path: `${path}.table`, message: `${rule.target.table.name} resolves to ${schema}.${rule.target.table.name}, a PostgreSQL system catalog; retention rules never sweep it` }];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -54,10 +54,10 @@ const zoneVerdicts = new WeakMap<Database, Map<string, Promise<string | undefine
  */
 function zonesUsed(storeName: string, rule: Rule, path: string, table: TableInfo): { zone: string; field: string }[] {
   const used: { zone: string; field: string }[] = [];
-  const anchorType = table.columns.get(rule.anchor)?.baseType;
-  if (rule.anchorZone && (anchorType === 'timestamp' || anchorType === 'date')) {
-    const field = { rule: `${path}.anchorZone`, store: `stores.${storeName}.anchorZone`, timezone: 'timezone' }[rule.anchorZone.from];
-    used.push({ zone: rule.anchorZone.name, field });
+  const anchorType = table.columns.get(rule.target.anchor)?.baseType;
+  if (rule.target.anchorZone && (anchorType === 'timestamp' || anchorType === 'date')) {
+    const field = { rule: `${path}.anchorZone`, store: `stores.${storeName}.anchorZone`, timezone: 'timezone' }[rule.target.anchorZone.from];
+    used.push({ zone: rule.target.anchorZone.name, field });
   }
   if (rule.anonymize.some((a) => a.strategy === 'truncate-date' && table.columns.get(a.column)?.baseType === 'timestamptz')) {
     used.push({ zone: rule.timezone, field: 'timezone' });
@@ -67,13 +67,13 @@ function zonesUsed(storeName: string, rule: Rule, path: string, table: TableInfo
 
 async function zoneProblems(database: Database, storeName: string, rule: Rule, path: string, table: TableInfo): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
-  const anchor = table.columns.get(rule.anchor);
-  if (anchor && (anchor.baseType === 'timestamp' || anchor.baseType === 'date') && rule.anchorZone?.from === 'timezone' && rule.timezone !== 'UTC') {
+  const anchor = table.columns.get(rule.target.anchor);
+  if (anchor && (anchor.baseType === 'timestamp' || anchor.baseType === 'date') && rule.target.anchorZone?.from === 'timezone' && rule.timezone !== 'UTC') {
     problems.push({
       path: `${path}.anchorZone`,
       severity: 'warning',
       message:
-        `column ${rule.anchor} is ${anchor.type} (wall-clock times without a zone) and is read in the config's timezone ${rule.timezone} by default; ` +
+        `column ${rule.target.anchor} is ${anchor.type} (wall-clock times without a zone) and is read in the config's timezone ${rule.timezone} by default; ` +
         `say which zone it is written in with anchorZone on the rule or on stores.${storeName} (e.g. anchorZone: UTC, or anchorZone: ${rule.timezone})`,
     });
   }
@@ -143,7 +143,7 @@ async function filterColumns(database: Database, rule: Rule): Promise<Map<string
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])`,
-    [qualified(rule.table), rule.where.map((f) => f.column)],
+    [qualified(rule.target.table), rule.target.where.map((f) => f.column)],
   );
   return new Map(rows.map((r) => [r.name, { type: r.type, category: r.category }]));
 }
@@ -155,7 +155,7 @@ async function filterColumns(database: Database, rule: Rule): Promise<Map<string
  * as a sweep's comparison will (invalid input, out of range).
  */
 async function filterProblems(database: Database, rule: Rule, path: string, table: TableInfo): Promise<ConfigProblem[]> {
-  const compared = rule.where.flatMap((f) =>
+  const compared = rule.target.where.flatMap((f) =>
     f.op === 'eq' ? [{ column: f.column, value: f.value, at: `${path}.where.${f.column}` }] : f.op === 'not-eq' ? [{ column: f.column, value: f.value, at: `${path}.where.${f.column}.not` }] : [],
   );
   if (compared.length === 0) return [];
@@ -170,7 +170,7 @@ async function filterProblems(database: Database, rule: Rule, path: string, tabl
       continue;
     }
     try {
-      await database.pool.query(filterProbeStatement(rule.table, column, value.text));
+      await database.pool.query(filterProbeStatement(rule.target.table, column, value.text));
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       // Class 22: data exception (invalid input, out of range); 42883/42804: no such comparison.

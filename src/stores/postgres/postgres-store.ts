@@ -1,17 +1,16 @@
 import type { ConfigProblem } from '../../errors.js';
-import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
-import type { AnchorRange } from '../../policy/expiry.js';
-import type { Rule } from '../../policy/rule.js';
 import { redactUrl } from '../../redact.js';
-import type { BatchResult, BatchSpec, KeyRange, Store, TransactionHooks, Unjudged } from '../store.js';
+import { expiredRangesOf, type Selection } from '../selection.js';
+import { shownTable, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
+import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
 import { applyCascadingBatch, cascadeCountStatement, cascadeProblems, cascadeTotalStatement, countsByLabel, readCascades } from './cascades.js';
 import { ping, withTransaction, type Database } from './connect.js';
 import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
 import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
-import { inspectRuleValues } from './inspect-rule-values.js';
+import { inspectRuleValues, resolvedSchema } from './inspect-rule-values.js';
 import {
   batchKeysStatement,
   batchStatement,
@@ -27,28 +26,46 @@ import { structuralProblems } from './structural-problems.js';
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
 
-/** Rows in PostgreSQL tables, swept in primary-key ranges. */
-export class PostgresStore implements Store {
+/**
+ * Rows in PostgreSQL tables, swept in primary-key ranges. Owns its pool (`close` ends
+ * it); when the store is the state database, its batches run the executor's journal in
+ * their own transaction, so the change and its audit entry commit together.
+ */
+export class PostgresStore implements Store<SqlTarget> {
   readonly kind = 'postgres';
   readonly #tables = new Map<string, Promise<TableInfo | null>>();
+  /** The state database's schema, never swept however a name resolves; null when unknown (tests). */
+  readonly #stateSchema: string | null;
 
   constructor(
     readonly name: string,
     readonly database: Database,
-  ) {}
+    options: { stateSchema?: string } = {},
+  ) {
+    this.#stateSchema = options.stateSchema ?? null;
+  }
 
   ping(): Promise<void> {
     return ping(this.database);
   }
 
-  sharesTransactionsWith(state: Database): boolean {
-    return state === this.database;
+  /** The same database URL as the state's: one transaction can hold the change and its record. */
+  sharesTransactionsWith(stateUrl: string): boolean {
+    return stateUrl === this.database.url;
   }
 
-  async inspect(rule: Rule, path: string, context: AnonymizeContext): Promise<ConfigProblem[]> {
+  describe(rule: Rule): string {
+    return shownTable(rule.target.table);
+  }
+
+  async close(): Promise<void> {
+    await this.database.pool.end().catch(() => undefined);
+  }
+
+  async inspect(rule: Rule, path: string, context: StoreContext): Promise<ConfigProblem[]> {
     const problems: ConfigProblem[] = [];
     const at = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
-    const shown = rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name;
+    const shown = shownTable(rule.target.table);
     const table = await this.table(rule);
     if (!table) {
       at('table', `table ${shown} does not exist in ${redactUrl(this.database.url)} (store ${this.name})`);
@@ -60,12 +77,12 @@ export class PostgresStore implements Store {
       if (!info) at(field, `column ${name} does not exist in ${table.resolvedName} (columns: ${[...table.columns.keys()].join(', ')})`);
       return info;
     };
-    column('key', rule.key);
-    const anchor = column('anchor', rule.anchor);
+    column('key', rule.target.key);
+    const anchor = column('anchor', rule.target.anchor);
     if (anchor && !ANCHOR_TYPES.has(anchor.baseType)) {
-      at('anchor', `column ${rule.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
+      at('anchor', `column ${rule.target.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
     }
-    for (const filter of rule.where) column(`where.${filter.column}`, filter.column);
+    for (const filter of rule.target.where) column(`where.${filter.column}`, filter.column);
     if (rule.subject) column('subject', rule.subject);
     for (const { column: name, strategy } of rule.anonymize) {
       const info = column(`anonymize.${name}`, name);
@@ -79,20 +96,24 @@ export class PostgresStore implements Store {
     for (const { field, message } of structuralProblems(rule, table)) at(field, message);
     problems.push(...(await inspectRuleValues(this.database, this.name, rule, path, table)));
     // Rows other tables lose through foreign keys: refused unless the rule allows it.
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     if (cascades) problems.push(...cascadeProblems(rule, cascades, path));
+    // The state schema (audit log, sweeps) is never a rule's to sweep, however the name resolves.
+    if (this.#stateSchema !== null && (await resolvedSchema(this.database, rule.target.table)) === this.#stateSchema) {
+      at('table', `${rule.target.table.name} resolves to a table in ${this.#stateSchema}, this config's own state schema (stateSchema); retention rules never sweep it`);
+    }
     return problems;
   }
 
-  async countCascades(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<Record<string, number>> {
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+  async countCascades(rule: Rule, selection: Selection, context: StoreContext): Promise<Record<string, number>> {
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     if (!cascades || cascades.targets.length === 0) return {};
-    const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, ranges, context);
+    const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, expiredRangesOf(selection), context);
     return countsByLabel(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
   }
 
-  async count(rule: Rule, ranges: readonly AnchorRange[], context: AnonymizeContext): Promise<number> {
-    const statement = countStatement(rule, await this.requireTable(rule), ranges, context);
+  async count(rule: Rule, selection: Selection, context: StoreContext): Promise<number> {
+    const statement = countStatement(rule, await this.requireTable(rule), expiredRangesOf(selection), context);
     const { rows } = await this.database.pool.query<{ n: string }>(statement);
     return Number(rows[0]!.n);
   }
@@ -105,27 +126,29 @@ export class PostgresStore implements Store {
 
   async total(rule: Rule): Promise<number> {
     const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule));
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.table) : null;
+    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     const reached = cascades?.targets.length ? (await this.database.pool.query<{ n: string }>(cascadeTotalStatement(cascades))).rows[0]!.n : 0;
     return Number(rows[0]!.n) + Number(reached);
   }
 
   async countChange(
     rule: Rule,
-    ranges: readonly AnchorRange[],
-    previous: { rule: Rule; ranges: readonly AnchorRange[] },
-    context: AnonymizeContext,
+    selection: Selection,
+    previous: { rule: Rule; selection: Selection },
+    context: StoreContext,
   ): Promise<{ newly: number; noLonger: number }> {
     const table = await this.requireTable(rule);
     const { rows } = await this.database.pool.query<{ newly: string; no_longer: string }>(
-      changeStatement(rule, ranges, previous.rule, previous.ranges, table, context),
+      changeStatement(rule, expiredRangesOf(selection), previous.rule, expiredRangesOf(previous.selection), table, context),
     );
     return { newly: Number(rows[0]!.newly), noLonger: Number(rows[0]!.no_longer) };
   }
 
-  async partition(rule: Rule): Promise<KeyRange[]> {
+  /** Key ranges of the whole table: a batch re-applies the selection inside its range. */
+  async partition(rule: Rule, selection: Selection): Promise<KeyRange[]> {
+    expiredRangesOf(selection);
     const table = await this.requireTable(rule);
-    if (INTEGER_KEY_TYPES.has(table.columns.get(rule.key)?.baseType ?? '')) {
+    if (INTEGER_KEY_TYPES.has(table.columns.get(rule.target.key)?.baseType ?? '')) {
       const { rows } = await this.database.pool.query<{ lo: string | null; hi: string | null; estimate: number | null }>(keySpanStatement(rule));
       const { lo, hi, estimate } = rows[0]!;
       const dense = denseKeyRanges(lo === null || hi === null ? null : { lo, hi }, estimate ?? -1, rule.batchSize);
@@ -147,21 +170,22 @@ export class PostgresStore implements Store {
    * still pointing at a row, a value out of range) does not fail the batch: those rows are
    * isolated, left as they are and returned in `skipped`, and the rest is changed.
    */
-  async apply(batch: BatchSpec, hooks?: TransactionHooks): Promise<BatchResult> {
-    const { rule, ranges, dryRun, context } = batch;
+  async apply(batch: BatchSpec<SqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
+    const { rule, dryRun, context } = batch;
+    const ranges = expiredRangesOf(batch.selection);
     const table = await this.requireTable(rule);
     return withTransaction(this.database, async (client) => {
-      if (hooks && !(await hooks.before(client))) return { rows: 0 };
+      if (journal && !(await journal.before(client))) return { rows: 0 };
       // Deletes that cascade are counted per table as they happen (read each batch: a
       // foreign key added since `check` is not deleted through unseen).
-      const cascades = rule.action === 'delete' ? await readCascades(client, rule.table) : null;
+      const cascades = rule.action === 'delete' ? await readCascades(client, rule.target.table) : null;
       const cascading = cascades !== null && (cascades.targets.length > 0 || cascades.cycles.length > 0) ? cascades : null;
       if (cascading) {
         const refused = cascadeProblems(rule, cascading, `rule ${rule.id}`);
         if (refused.length > 0) throw new Error(refused.map((p) => p.message).join('; '));
       }
       const change = async (keyRange: KeyRange, dry: boolean): Promise<Changed> => {
-        if (cascading) return applyCascadingBatch(client, { ...batch, keyRange, dryRun: dry }, table, cascading);
+        if (cascading) return applyCascadingBatch(client, { rule, ranges, context, keyRange, dryRun: dry }, table, cascading);
         const result = await client.query<{ n: string }>(batchStatement(rule, table, ranges, keyRange, dry, context));
         return { rows: dry ? Number(result.rows[0]!.n) : (result.rowCount ?? 0) };
       };
@@ -184,17 +208,17 @@ export class PostgresStore implements Store {
         );
         done = skipped.length > 0 ? { ...changed, skipped } : changed;
       }
-      await hooks?.after(client, done);
+      await journal?.after(client, done);
       return done;
     });
   }
 
   /** Catalog facts are read once per table per process. */
   private table(rule: Rule): Promise<TableInfo | null> {
-    const key = `${rule.table.schema ?? ''}.${rule.table.name}`;
+    const key = `${rule.target.table.schema ?? ''}.${rule.target.table.name}`;
     let info = this.#tables.get(key);
     if (!info) {
-      info = readTable(this.database.pool, rule.table);
+      info = readTable(this.database.pool, rule.target.table);
       info.catch(() => this.#tables.delete(key));
       this.#tables.set(key, info);
     }
@@ -203,7 +227,7 @@ export class PostgresStore implements Store {
 
   private async requireTable(rule: Rule): Promise<TableInfo> {
     const table = await this.table(rule);
-    if (!table) throw new Error(`table ${rule.table.name} of rule ${rule.id} does not exist in store ${this.name}`);
+    if (!table) throw new Error(`table ${rule.target.table.name} of rule ${rule.id} does not exist in store ${this.name}`);
     return table;
   }
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { TableName } from '../sql/sql-target.js';
 
 /** A SQL statement as text plus bind values; built by pure functions, run by a store. */
 export interface Statement {
@@ -16,10 +17,7 @@ export function qualified(table: TableName): string {
   return table.schema === null ? ident(table.name) : `${ident(table.schema)}.${ident(table.name)}`;
 }
 
-export interface TableName {
-  schema: string | null;
-  name: string;
-}
+export type { TableName } from '../sql/sql-target.js';
 
 /**
  * Collects bind values while a statement is built, handing out `$1`, `$2`, ... so that no

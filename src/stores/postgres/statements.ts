@@ -2,7 +2,7 @@ import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { renderAssign, renderPending, type ColumnRef } from './render-anonymize.js';
 import type { AnchorRange } from '../../policy/expiry.js';
-import type { FilterValue, Rule, WhereFilter } from '../../policy/rule.js';
+import type { FilterValue, SqlRule as Rule, WhereFilter } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { ident, Params, qualified, type Statement } from './sql.js';
@@ -18,12 +18,12 @@ import { ident, Params, qualified, type Statement } from './sql.js';
 export function countStatement(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], context: AnonymizeContext): Statement {
   const params = new Params();
   const where = rulePredicate(rule, table, ranges, params, context);
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
 /** Every row of the table, for the fraction limit. */
 export function totalStatement(rule: Rule): Statement {
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)}`, values: [] };
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)}`, values: [] };
 }
 
 /**
@@ -44,7 +44,7 @@ export function changeStatement(
   return {
     text: `SELECT count(*) FILTER (WHERE (${now}) AND NOT coalesce((${before}), false))::bigint AS newly,
                   count(*) FILTER (WHERE (${before}) AND NOT coalesce((${now}), false))::bigint AS no_longer
-             FROM ${qualified(rule.table)}`,
+             FROM ${qualified(rule.target.table)}`,
     values: params.values,
   };
 }
@@ -59,7 +59,7 @@ export function batchStatement(
   context: AnonymizeContext,
 ): Statement {
   const params = new Params();
-  const target = qualified(rule.table);
+  const target = qualified(rule.target.table);
   // SET values are built first only to keep $n numbering in text order; order is irrelevant to PG.
   const assignments =
     rule.action === 'anonymize' && !dryRun
@@ -67,7 +67,7 @@ export function batchStatement(
           .map(({ column, strategy }) => `${ident(column)} = ${renderAssign(getStrategy(strategy).transform, columnRef(table, column), params, context)}`)
           .join(', ')
       : '';
-  const where = [keyPredicate(rule.key, keyRange, params), rulePredicate(rule, table, ranges, params, context)]
+  const where = [keyPredicate(rule.target.key, keyRange, params), rulePredicate(rule, table, ranges, params, context)]
     .filter(Boolean)
     .join(' AND ');
   if (dryRun) return { text: `SELECT count(*)::bigint AS n FROM ${target} WHERE ${where}`, values: params.values };
@@ -89,12 +89,12 @@ export function batchKeysStatement(
   context: AnonymizeContext,
 ): Statement {
   const params = new Params();
-  const key = ident(rule.key);
-  const where = [keyPredicate(rule.key, keyRange, params), matching ? rulePredicate(rule, table, ranges, params, context) : '']
+  const key = ident(rule.target.key);
+  const where = [keyPredicate(rule.target.key, keyRange, params), matching ? rulePredicate(rule, table, ranges, params, context) : '']
     .filter(Boolean)
     .join(' AND ');
   return {
-    text: `SELECT ${key}::text AS k FROM ${qualified(rule.table)}${where ? ` WHERE ${where}` : ''} ORDER BY ${key}`,
+    text: `SELECT ${key}::text AS k FROM ${qualified(rule.target.table)}${where ? ` WHERE ${where}` : ''} ORDER BY ${key}`,
     values: params.values,
   };
 }
@@ -105,8 +105,8 @@ export function batchKeysStatement(
  */
 export function nullAnchorStatement(rule: Rule): Statement {
   const params = new Params();
-  const where = [`${ident(rule.anchor)} IS NULL`, ...rule.where.map((f) => filterPredicate(f, params))].join(' AND ');
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.table)} WHERE ${where}`, values: params.values };
+  const where = [`${ident(rule.target.anchor)} IS NULL`, ...rule.target.where.map((f) => filterPredicate(f, params))].join(' AND ');
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
 /**
@@ -115,10 +115,10 @@ export function nullAnchorStatement(rule: Rule): Statement {
  */
 export function boundaryStatement(rule: Rule, after: string | null, size: number): Statement {
   const params = new Params();
-  const key = ident(rule.key);
+  const key = ident(rule.target.key);
   const from = after === null ? '' : `WHERE ${key} > ${params.add(after)}`;
   return {
-    text: `SELECT ${key}::text AS k FROM ${qualified(rule.table)} ${from} ORDER BY ${key} OFFSET ${params.add(size - 1)} LIMIT 1`,
+    text: `SELECT ${key}::text AS k FROM ${qualified(rule.target.table)} ${from} ORDER BY ${key} OFFSET ${params.add(size - 1)} LIMIT 1`,
     values: params.values,
   };
 }
@@ -128,8 +128,8 @@ export function boundaryStatement(rule: Rule, after: string | null, size: number
  * (`reltuples`; -1 when the table was never vacuumed or analyzed).
  */
 export function keySpanStatement(rule: Rule): Statement {
-  const key = ident(rule.key);
-  const table = qualified(rule.table);
+  const key = ident(rule.target.key);
+  const table = qualified(rule.target.table);
   return {
     text: `SELECT min(${key})::text AS lo, max(${key})::text AS hi,
                   (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::float8 AS estimate
@@ -153,7 +153,7 @@ export function rulePredicate(
   params: Params,
   context: AnonymizeContext,
 ): string {
-  const parts = [expiredPredicate(rule, table, ranges, params), ...rule.where.map((f) => filterPredicate(f, params))];
+  const parts = [expiredPredicate(rule, table, ranges, params), ...rule.target.where.map((f) => filterPredicate(f, params))];
   if (rule.action === 'anonymize') {
     const pending = rule.anonymize.map(({ column, strategy }) =>
       renderPending(getStrategy(strategy).transform, columnRef(table, column), params, context),
@@ -171,12 +171,12 @@ export function rulePredicate(
  */
 function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], params: Params): string {
   if (ranges.length === 0) return 'false';
-  const column = ident(rule.anchor);
-  const type = table.columns.get(rule.anchor)?.baseType;
+  const column = ident(rule.target.anchor);
+  const type = table.columns.get(rule.target.anchor)?.baseType;
   const anchor =
     type === 'timestamptz'
       ? column
-      : `(${type === 'date' ? `${column}::timestamp` : column} AT TIME ZONE ${params.add(rule.anchorZone?.name ?? rule.timezone)}::text)`;
+      : `(${type === 'date' ? `${column}::timestamp` : column} AT TIME ZONE ${params.add(rule.target.anchorZone?.name ?? rule.timezone)}::text)`;
   const instant = (ms: number) => `${params.add(new Date(ms).toISOString())}::timestamptz`;
   const alternatives = ranges.map((r) =>
     r.from === null ? `${anchor} <= ${instant(r.to)}` : `(${anchor} >= ${instant(r.from)} AND ${anchor} <= ${instant(r.to)})`,

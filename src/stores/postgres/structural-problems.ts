@@ -1,4 +1,4 @@
-import type { Rule } from '../../policy/rule.js';
+import type { SqlRule as Rule } from '../sql/sql-target.js';
 import { batchKeyColumns, type TableInfo, type UniqueIndex } from './catalog.js';
 
 /**
@@ -8,7 +8,7 @@ import { batchKeyColumns, type TableInfo, type UniqueIndex } from './catalog.js'
  */
 export function structuralProblems(rule: Rule, table: TableInfo): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
-  const key = keyProblem(rule.key, table);
+  const key = keyProblem(rule.target.key, table);
   if (key) problems.push({ field: 'key', message: key });
   if (rule.action === 'delete') {
     for (const message of deleteBlockers(table)) problems.push({ field: 'table', message });

@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
-import { UnrecoverableError } from 'bullmq';
 import { appendAudit } from '../audit/append-audit.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { confirmToken, exceedsLimits, tokenAllows } from '../planner/blast-radius.js';
 import { planSweep, rangesToJson, type SweepPlan } from '../planner/plan-sweep.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { findRunningSweep, findSweep, insertSweep, pendingBatches, type NewSweep, type SweepRecord } from '../state/sweeps.js';
+import { findRunningSweep, findSweep, insertSweep, pendingBatches, type BlockedSweep, type NewSweep, type SweepRecord } from '../state/sweeps.js';
 import { findTrigger } from '../state/triggers.js';
 import { withTransaction } from '../stores/postgres/connect.js';
-import { endSweep, outdatedBy } from '../executor/end-sweep.js';
-import { readSweepJobData, type BlockedSweep, type SweepJobResult } from './job-data.js';
-import { enqueueBatches, type SweepQueue } from './sweep-queue.js';
+import { expired } from '../stores/selection.js';
+import { endSweep, outdatedBy } from './end-sweep.js';
+import { readSweepTrigger, type SweepStarted } from './sweep-trigger.js';
 
 /** A sweep's id follows from its job's id, so a retried sweep job finds the sweep it began. */
 export function sweepIdFor(jobId: string): string {
@@ -35,11 +34,21 @@ interface SweepRequest {
   confirm?: string;
 }
 
-/** A job this process will not run; audited as `refused`, never retried. */
-export class RefusedJobError extends UnrecoverableError {}
+/** A job this process will not run; audited as `refused`, never retried (not a network error). */
+export class RefusedJobError extends Error {}
 
 /**
- * Plans a sweep and queues its batches: the state database's `now`, the expired ranges,
+ * What starting a sweep did, and the batches the caller (the queue's sweep job) must
+ * enqueue: the executor plans and records, the queue layer only transports.
+ */
+export interface SweepStartOutcome {
+  result: SweepStarted;
+  /** Batches of `sweepId` not yet done, to (re-)enqueue; empty when none run. */
+  enqueue: { sweepId: string; batches: number[] } | null;
+}
+
+/**
+ * Plans a sweep and returns its batches to queue: the state database's `now`, the expired ranges,
  * the blast-radius check, and key ranges of `batchSize` rows, recorded in one transaction
  * before any batch is queued. Safe to repeat: a retried job resumes its own sweep.
  *
@@ -50,15 +59,18 @@ export class RefusedJobError extends UnrecoverableError {}
  * re-queuing its unfinished batches (which also recovers batches lost with Redis); a
  * running sweep under another definition is superseded, and a fresh one planned.
  */
-export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: string, payload: unknown): Promise<SweepJobResult> {
+export async function startSweep(runtime: Runtime, jobId: string, payload: unknown): Promise<SweepStartOutcome> {
   const { state } = runtime;
   const sweepId = sweepIdFor(jobId);
   const data = await resolveRequest(runtime, jobId, payload);
   const superseded: { sweepId: string; reason: string }[] = [];
-  const result = (fields: Omit<SweepJobResult, 'ruleId' | 'superseded'>): SweepJobResult => ({
-    ...fields,
-    ruleId: data.rule.id,
-    ...(superseded.length > 0 ? { superseded } : {}),
+  const result = (fields: Omit<SweepStarted, 'ruleId' | 'superseded'>): SweepStartOutcome => ({
+    result: {
+      ...fields,
+      ruleId: data.rule.id,
+      ...(superseded.length > 0 ? { superseded } : {}),
+    },
+    enqueue: null,
   });
   for (let attempt = 0; attempt < MAX_RACES; attempt++) {
     const own = await findSweep(state, sweepId);
@@ -66,14 +78,14 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
     if (own) {
       const end = own.status === 'running' ? await supersede(runtime, own) : null;
       if (end) superseded.push(end);
-      return own.status === 'running' && !end ? resume(runtime, queue, own.id, own.batchesTotal, false, result) : result({ sweepId, joined: false, batches: own.batchesTotal });
+      return own.status === 'running' && !end ? resume(runtime, own.id, own.batchesTotal, false, result) : result({ sweepId, joined: false, batches: own.batchesTotal });
     }
 
     const running = await findRunningSweep(state, data.rule.id, data.dryRun);
     if (running) {
       // Never join a sweep planned under another definition: it would go on changing
       // rows by a rule that is no longer the config's, and report its count as ours.
-      if (running.ruleHash === data.rule.hash) return resume(runtime, queue, running.id, running.batchesTotal, true, result);
+      if (running.ruleHash === data.rule.hash) return resume(runtime, running.id, running.batchesTotal, true, result);
       const end = await supersede(runtime, running);
       if (end) superseded.push(end);
       continue;
@@ -82,10 +94,12 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
     const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const plan = planSweep(data.rule, now);
     const blocked = await checkLimits(runtime, data, plan);
-    const batches = blocked ? [] : await runtime.storeFor(data.rule).partition(data.rule);
+    const store = runtime.storeFor(data.rule);
+    const batches = blocked ? [] : await store.partition(data.rule, expired(plan.ranges));
     const sweep: NewSweep = {
       id: sweepId,
       rule: data.rule,
+      target: store.describe(data.rule),
       configHash: data.configHash,
       dryRun: data.dryRun,
       actor: data.actor,
@@ -101,13 +115,14 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
     const inserted = await withTransaction(state.db, async (client) => {
       if (!(await insertSweep(client, state, sweep))) return false;
       if (blocked) {
-        const record = { ...sweep, ruleId: data.rule.id, status: 'blocked' as const, batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
-        await appendAudit(client, state, sweepAuditEntry(record, data.rule.store, 'blocked', blocked.affected));
+        const summary = { source: data.rule.source, store: data.rule.store, target: sweep.target, action: data.rule.action };
+        const record: SweepRecord = { ...sweep, ruleId: data.rule.id, summary, status: 'blocked', batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
+        await appendAudit(client, state, sweepAuditEntry(record, 'blocked', blocked.affected));
       }
       return true;
     });
     if (inserted && blocked) return result({ sweepId, joined: false, batches: 0, blocked });
-    if (inserted) return resume(runtime, queue, sweepId, batches.length, false, result);
+    if (inserted) return resume(runtime, sweepId, batches.length, false, result);
     // Lost a race with another trigger of the same rule: go round and join it.
   }
   throw new Error(`could not start or join a sweep of rule ${data.rule.id} after ${MAX_RACES} attempts`);
@@ -120,7 +135,7 @@ export async function startSweep(runtime: Runtime, queue: SweepQueue, jobId: str
  */
 async function resolveRequest(runtime: Runtime, jobId: string, payload: unknown): Promise<SweepRequest> {
   const { config, state } = runtime;
-  const data = readSweepJobData(payload);
+  const data = readSweepTrigger(payload);
   if ('problem' in data) return refuse(runtime, jobId, null, null, data.problem);
   if (data.trigger === 'schedule') {
     const rule = config.rules.find((r) => r.id === data.ruleId);
@@ -163,7 +178,7 @@ async function refuse(runtime: Runtime, jobId: string, ruleId: string | null, ru
       configHash: config.hash,
       sweepId: sweepIdFor(jobId),
       store: rule?.store ?? '',
-      table: rule ? (rule.keys ?? (rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name)) : '',
+      table: rule ? runtime.storeFor(rule).describe(rule) : '',
       action: rule?.action ?? null,
       dryRun: false,
       now: now.toISOString(),
@@ -199,8 +214,9 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   const store = runtime.storeFor(rule);
   // Rows other tables would lose (or have rewritten) through foreign keys count too; `total`
   // then includes those tables' rows.
-  const cascaded = Object.values((await store.countCascades?.(rule, plan.ranges, runtime.contextFor(rule))) ?? {});
-  const affected = (await store.count(rule, plan.ranges, runtime.contextFor(rule))) + cascaded.reduce((sum, n) => sum + n, 0);
+  const selection = expired(plan.ranges);
+  const cascaded = Object.values((await store.countCascades?.(rule, selection, runtime.contextFor(rule))) ?? {});
+  const affected = (await store.count(rule, selection, runtime.contextFor(rule))) + cascaded.reduce((sum, n) => sum + n, 0);
   const total = await store.total(rule);
   const reason = exceedsLimits(rule.limits, affected, total);
   if (reason === null) return null;
@@ -213,14 +229,14 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   };
 }
 
+/** The sweep runs: its unfinished batches are handed back for the queue to (re-)enqueue. */
 async function resume(
   runtime: Runtime,
-  queue: SweepQueue,
   sweepId: string,
   total: number,
   joined: boolean,
-  result: (fields: Omit<SweepJobResult, 'ruleId' | 'superseded'>) => SweepJobResult,
-): Promise<SweepJobResult> {
-  await enqueueBatches(queue, sweepId, await pendingBatches(runtime.state, sweepId));
-  return result({ sweepId, joined, batches: total });
+  result: (fields: Omit<SweepStarted, 'ruleId' | 'superseded'>) => SweepStartOutcome,
+): Promise<SweepStartOutcome> {
+  const batches = await pendingBatches(runtime.state, sweepId);
+  return { ...result({ sweepId, joined, batches: total }), enqueue: { sweepId, batches } };
 }

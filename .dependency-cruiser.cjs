@@ -1,0 +1,43 @@
+/**
+ * The one-way flow of the layers (README, "Layout"): config -> policy -> planner -> queue
+ * -> jobs -> executor -> stores, with audit and state below the executor. A lower layer
+ * never imports a higher one; type-only imports count too (`tsPreCompilationDeps`).
+ * Checked by `npm test` through scripts/check-layers.mjs.
+ */
+const layer = (name, from, forbidden, why) => ({
+  name,
+  severity: 'error',
+  comment: why,
+  from: { path: from },
+  to: { path: forbidden },
+});
+
+module.exports = {
+  forbidden: [
+    layer('policy-is-store-free', '^src/policy/', '^src/(stores|queue|executor|cli|audit|jobs)/|^jobs/',
+      'policy/ reads and validates the config; store kinds reach it as a parameter (StoreKindCatalog)'),
+    layer('stores-below-the-queue', '^src/stores/', '^src/(queue|executor|cli)/|^jobs/',
+      'a store changes data when asked; it knows nothing of jobs, sweeps or commands'),
+    layer('executor-below-the-queue', '^src/executor/', '^src/(queue|cli)/|^jobs/',
+      'the executor plans, records and runs sweeps; it returns what to enqueue and jobs/ enqueues it'),
+    layer('audit-is-a-record', '^src/audit/', '^src/(stores|queue|executor|cli)/|^jobs/',
+      'the audit log records what the executor did; it calls nothing that acts'),
+    layer('state-below-the-queue', '^src/state/', '^src/(queue|cli)/|^jobs/',
+      'the state database holds sweeps and triggers; transport types do not live there'),
+    layer('queue-is-transport', '^src/queue/', '^src/cli/',
+      'the queue layer carries jobs; commands sit above it'),
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'a cycle makes the layering meaningless and the import order fragile',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.d\\.ts$' },
+  },
+};

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { ConfigProblem } from '../../errors.js';
+import type { StoreKind } from '../store-kind.js';
+import type { SqlTarget } from '../sql/sql-target.js';
+import { anchorZoneSetting, resolveSqlTarget, SQL_TARGET_KEYS, sqlRuleProblems, sqlTargetSchema, type ParsedSqlTarget } from '../sql/sql-target-schema.js';
+import { createDatabase } from './connect.js';
+import { PostgresStore } from './postgres-store.js';
+
+export interface PostgresConfig {
+  url: string;
+  /** Default zone of its rules' `timestamp`/`date` anchors; a rule's own anchorZone wins. */
+  anchorZone?: string;
+}
+
+const configSchema = z.strictObject({
+  url: z.string({ error: 'url is required' }).regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
+  anchorZone: anchorZoneSetting,
+});
+
+/**
+ * Schemas no rule may sweep: PostgreSQL's own (every `pg_*` schema, such as pg_catalog and
+ * pg_toast, and information_schema) and the state schema holding the audit log.
+ */
+export function systemSchema(schema: string, stateSchema: string): boolean {
+  return schema.startsWith('pg_') || schema === 'information_schema' || schema === stateSchema;
+}
+
+/** `kind: postgres`: rows of PostgreSQL tables (`table:`), deleted or anonymized in key-range batches. */
+export const postgresKind: StoreKind<PostgresConfig, SqlTarget, ParsedSqlTarget> = {
+  kind: 'postgres',
+  configSchema,
+  targetSchema: sqlTargetSchema,
+  targetKeys: SQL_TARGET_KEYS,
+  capabilities: { actions: ['delete', 'anonymize'], anonymize: true, subjects: false, audit: 'transactional' },
+  misplaced: {
+    keys: 'keys is for redis stores; this rule sweeps a table',
+    anchorUnit: "anchorUnit is for redis stores; a table's anchor column has a type of its own",
+  },
+  resolveTarget: resolveSqlTarget,
+  checkRule(rule, _config, path, context): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const { table } = rule.target;
+    if (table.schema !== null && systemSchema(table.schema, context.stateSchema)) {
+      const what = table.schema === context.stateSchema ? "this config's own state schema (stateSchema)" : 'a PostgreSQL system schema';
+      problems.push({ path: `${path}.table`, message: `${table.schema}.${table.name} is in ${table.schema}, ${what}; retention rules never sweep it` });
+    }
+    return [...problems, ...sqlRuleProblems(rule, path, 'PostgreSQL')];
+  },
+  create(name, config, deps) {
+    return new PostgresStore(name, createDatabase(config.url, { origin: deps.origin('url') }), { stateSchema: deps.stateSchema });
+  },
+};
