@@ -1,0 +1,27 @@
+import type { StoreKind } from '../store-kind.js';
+import { filesConfigSchema, type FilesConfig } from './files-config.js';
+import { FilesStore } from './files-store.js';
+import { FILES_TARGET_KEYS, filesTargetSchema, resolveFilesTarget, type FilesTarget, type ParsedFilesTarget } from './files-target.js';
+
+/**
+ * `kind: files`: regular files under a directory, swept by a glob (`path:`), aged by their
+ * modification time or a date in their path (`anchor:`). Delete only; a file cannot be
+ * anonymized in place. Audited after the change.
+ */
+export const filesKind: StoreKind<FilesConfig, FilesTarget, ParsedFilesTarget> = {
+  kind: 'files',
+  configSchema: filesConfigSchema,
+  targetSchema: filesTargetSchema,
+  targetKeys: FILES_TARGET_KEYS,
+  capabilities: { actions: ['delete'], anonymize: false, subjects: false, audit: 'change-then-record' },
+  resolveTarget: resolveFilesTarget,
+  misplaced: {
+    table: 'a rule on a files store sweeps files, not a table: use path, a glob under the store root such as "photos/**/*.jpg"',
+    keys: 'a rule on a files store sweeps files, not keys: use path, a glob under the store root such as "photos/**/*.jpg"',
+    where: 'filters apply to SQL tables only; narrow a files rule with its path glob',
+    key: 'key is the primary key column of a table; a files rule selects files by its path glob',
+    anchorUnit: 'anchorUnit is for redis anchors; a files rule is aged by mtime or by a date in the path (anchor: { path: REGEX })',
+    cascades: 'cascades is for rules that delete rows of a SQL table; files have no foreign keys',
+  },
+  create: (name, config, deps) => new FilesStore(name, config.root, deps.origin('root')),
+};
