@@ -4,10 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import type { AnchorRange } from '../../src/policy/expiry.js';
-import type { Rule } from '../../src/policy/rule.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { DATABASE_URL, REDIS_URL } from '../helpers/test-env.js';
 import { deleteKeysMatching } from '../helpers/redis-keys.js';
+import { expired } from '../../src/stores/selection.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
+import { redisRule, type AnchorUnit, type RedisRule } from '../../src/stores/redis/target.js';
 
 /**
  * Issue 7, classes 6 and 11: a Redis anchor is read in the unit its rule declares, and an
@@ -38,27 +40,22 @@ afterEach(async () => {
 
 const store = () => new RedisStore('cache', REDIS_URL, 'stores.cache.url in test.yaml', `${prefix}_queue`);
 
-function rule(anchorUnit: Rule['anchorUnit']): Rule {
+function rule(anchorUnit: AnchorUnit): RedisRule {
   return {
     id: 'sessions',
     hash: 'test',
     source: null,
     store: 'cache',
-    table: { schema: null, name: `${prefix}:session:*` },
-    keys: `${prefix}:session:*`,
-    key: 'id',
-    anchor: FIELD,
-    anchorUnit,
+    kind: 'redis',
     retain: 'P30D',
     action: 'delete',
-    where: [],
     subject: null,
     schedule: { kind: 'manual' },
     anonymize: [],
     batchSize: 20_000,
     timezone: 'UTC',
-    anchorZone: null,
     limits: { maxRowsPerRun: null, maxFraction: 1 },
+    target: { keys: `${prefix}:session:*`, anchor: FIELD, anchorUnit },
   };
 }
 
@@ -73,8 +70,8 @@ async function sessions(anchors: Record<string, string | null>): Promise<Record<
   return keys;
 }
 
-async function sweep(unit: Rule['anchorUnit']): Promise<number> {
-  return (await store().apply({ rule: rule(unit), ranges: RANGES, keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT })).rows;
+async function sweep(unit: AnchorUnit): Promise<number> {
+  return (await store().apply({ rule: rule(unit), selection: expired(RANGES), keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT })).rows;
 }
 
 async function surviving(keys: Record<string, string>): Promise<string[]> {
@@ -96,7 +93,7 @@ describe('redis anchors are read in the declared unit', () => {
     const deleted = await sweep('ms');
     expect(await surviving(keys)).toEqual(['ms-recent', 'seconds-old', 'seconds-recent']);
     expect(deleted).toBe(1);
-    expect(await store().count(rule('ms'), RANGES)).toBe(0);
+    expect(await store().count(rule('ms'), expired(RANGES))).toBe(0);
     expect(await store().unjudged(rule('ms'))).toEqual({ 'implausible anchor': 2 });
   });
 
@@ -146,7 +143,7 @@ describe('redis anchors are read in the declared unit', () => {
       'year-1970': '1970-01-01T00:00:00Z',
     });
 
-    expect(await store().count(rule('iso'), RANGES)).toBe(4);
+    expect(await store().count(rule('iso'), expired(RANGES))).toBe(4);
     const deleted = await sweep('iso');
     expect(await surviving(keys)).toEqual(['a-millisecond-later', 'date-only', 'epoch', 'february-30', 'new-york-later', 'no-offset', 'space-not-t', 'sub-ms-later', 'year-1970']);
     expect(deleted).toBe(4);
@@ -201,7 +198,7 @@ rules:
 `;
   const problems = (text: string) => {
     try {
-      parseConfig(text, 'test.yaml', {});
+      parseConfig(text, 'test.yaml', {}, STORE_KINDS);
       return [];
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -217,8 +214,8 @@ rules:
 
   it('takes ms, s or iso and nothing else, and only on redis rules', () => {
     for (const unit of ['ms', 's', 'iso']) {
-      const config = parseConfig(yaml(`{ id: s, store: cache, keys: "session:*", anchor: seen_at, anchorUnit: ${unit}, retain: P30D, action: delete }`), 'test.yaml', {});
-      expect(config.rules[0]!.anchorUnit).toBe(unit);
+      const config = parseConfig(yaml(`{ id: s, store: cache, keys: "session:*", anchor: seen_at, anchorUnit: ${unit}, retain: P30D, action: delete }`), 'test.yaml', {}, STORE_KINDS);
+      expect(redisRule(config.rules[0]!).target.anchorUnit).toBe(unit);
     }
     expect(problems(yaml('{ id: s, store: cache, keys: "session:*", anchor: seen_at, anchorUnit: us, retain: P30D, action: delete }'))).toEqual([
       { path: 'rules[0].anchorUnit', message: expect.stringContaining('"us" is not an anchor unit') },

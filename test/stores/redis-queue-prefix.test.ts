@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/policy/load-config.js';
-import type { Rule } from '../../src/policy/rule.js';
 import { openRuntime } from '../../src/runtime/runtime.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { DATABASE_URL, REDIS_URL } from '../helpers/test-env.js';
 import { deleteKeysMatching } from '../helpers/redis-keys.js';
+import { expired } from '../../src/stores/selection.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
+import type { RedisRule } from '../../src/stores/redis/target.js';
 
 /**
  * Issue 7, class 6: however broad a rule's pattern, a Redis store never reads, counts or
@@ -44,27 +46,22 @@ afterEach(async () => {
 
 const store = () => new RedisStore('cache', DB_URL, 'stores.cache.url in test.yaml', queuePrefix);
 
-function rule(keys: string): Rule {
+function rule(keys: string): RedisRule {
   return {
     id: 'broad',
     hash: 'test',
     source: null,
     store: 'cache',
-    table: { schema: null, name: keys },
-    keys,
-    key: 'id',
-    anchor: field,
-    anchorUnit: 'ms',
+    kind: 'redis',
     retain: 'P30D',
     action: 'delete',
-    where: [],
     subject: null,
     schedule: { kind: 'manual' },
     anonymize: [],
     batchSize: 20_000,
     timezone: 'UTC',
-    anchorZone: null,
     limits: { maxRowsPerRun: null, maxFraction: 1 },
+    target: { keys, anchor: field, anchorUnit: 'ms' },
   };
 }
 
@@ -84,7 +81,7 @@ async function queueKeys(): Promise<string[]> {
 
 async function sweep(keys: string): Promise<number> {
   const ranges = [{ from: null, to: Date.now() - 30 * DAY }];
-  return (await store().apply({ rule: rule(keys), ranges, keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT })).rows;
+  return (await store().apply({ rule: rule(keys), selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT })).rows;
 }
 
 describe('the queue prefix', () => {
@@ -98,7 +95,7 @@ describe('the queue prefix', () => {
     expect(await redis.exists(session)).toBe(0);
     expect(deleted).toBe(1);
     // Nor are they counted, as expired or at all.
-    expect(await store().count(rule(pattern), [{ from: null, to: Date.now() }])).toBe(0);
+    expect(await store().count(rule(pattern), expired([{ from: null, to: Date.now() }]))).toBe(0);
     expect(await store().total(rule(pattern))).toBe(0);
   });
 
@@ -129,12 +126,13 @@ rules:
 `,
       'test.yaml',
       {},
+      STORE_KINDS,
     );
     const runtime = openRuntime(config, {});
     try {
       const rule = config.rules[0]!;
       const ranges = [{ from: null, to: Date.now() - 30 * DAY }];
-      await runtime.storeFor(rule).apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT });
+      await runtime.storeFor(rule).apply({ rule, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT });
       for (const key of queue) expect(await redis.exists(key), key).toBe(1);
     } finally {
       await runtime.close();

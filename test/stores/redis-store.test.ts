@@ -6,11 +6,12 @@ import { verifyAudit } from '../../src/audit/verify-audit.js';
 import { UserError } from '../../src/errors.js';
 import { isTransient } from '../../src/executor/classify-error.js';
 import { expiredRanges, inRanges, type AnchorRange } from '../../src/policy/expiry.js';
-import type { Rule } from '../../src/policy/rule.js';
 import { deleteIfUnchanged } from '../../src/stores/redis/delete-if-unchanged.js';
 import { RedisStore, SCAN_COUNT } from '../../src/stores/redis/redis-store.js';
 import { createTestEnv, DATABASE_URL, REDIS_URL } from '../helpers/test-env.js';
 import { deleteKeysMatching } from '../helpers/redis-keys.js';
+import { expired as expiredSelection } from '../../src/stores/selection.js';
+import type { RedisRule, RedisTarget } from '../../src/stores/redis/target.js';
 
 const FIELD = 'seen_at';
 const DAY = 86_400_000;
@@ -32,28 +33,22 @@ afterEach(async () => {
 
 const store = () => new RedisStore('cache', REDIS_URL, 'stores.cache.url in test.yaml', `${prefix}_queue`);
 
-function rule(overrides: Partial<Rule> = {}): Rule {
+function rule(target: Partial<RedisTarget> = {}): RedisRule {
   return {
     id: 'sessions',
     hash: 'test',
     source: null,
     store: 'cache',
-    table: { schema: null, name: `${prefix}:session:*` },
-    keys: `${prefix}:session:*`,
-    key: 'id',
-    anchor: FIELD,
-    anchorUnit: 'ms',
+    kind: 'redis',
     retain: 'P6M',
     action: 'delete',
-    where: [],
     subject: null,
     schedule: { kind: 'manual' },
     anonymize: [],
     batchSize: 20_000,
     timezone: 'UTC',
-    anchorZone: null,
     limits: { maxRowsPerRun: null, maxFraction: 1 },
-    ...overrides,
+    target: { keys: `${prefix}:session:*`, anchor: FIELD, anchorUnit: 'ms', ...target },
   };
 }
 
@@ -64,7 +59,7 @@ async function session(name: string, fields: Record<string, string>): Promise<st
 }
 
 async function sweep(ranges: readonly AnchorRange[], dryRun = false): Promise<number> {
-  const spec = { rule: rule(), ranges, keyRange: { after: null, upTo: null }, dryRun, context: CONTEXT };
+  const spec = { rule: rule(), selection: expiredSelection(ranges), keyRange: { after: null, upTo: null }, dryRun, context: CONTEXT };
   return (await store().apply(spec)).rows;
 }
 
@@ -84,7 +79,7 @@ describe('the redis store', () => {
     // Aug 29 18:00 + P6M = Feb 28 18:00: six hours to go, although it is older than `due`.
     const notYet = await session('not-yet', { [FIELD]: at('2026-08-29T18:00:00') });
 
-    expect(await store().count(rule(), ranges)).toBe(2);
+    expect(await store().count(rule(), expiredSelection(ranges))).toBe(2);
     expect(await sweep(ranges)).toBe(2);
     expect(await exists(due)).toBe(false);
     expect(await exists(old)).toBe(false);
@@ -109,7 +104,7 @@ describe('the redis store', () => {
     await redis.rpush(list, longAgo);
     const expired = await session('expired', { [FIELD]: longAgo });
 
-    expect(await store().count(rule(), ranges)).toBe(1);
+    expect(await store().count(rule(), expiredSelection(ranges))).toBe(1);
     expect(await sweep(ranges)).toBe(1);
     expect(await exists(expired)).toBe(false);
     for (const key of [...kept, plain, list]) expect(await exists(key), key).toBe(true);
@@ -168,7 +163,7 @@ describe('the redis store', () => {
 
   it('lets the queue retry a batch that cannot reach Redis, instead of failing it for good', async () => {
     const down = new RedisStore('cache', 'redis://127.0.0.1:1', 'stores.cache.url in test.yaml', 'retention');
-    const spec = { rule: rule(), ranges: [{ from: null, to: Date.now() }], keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT };
+    const spec = { rule: rule(), selection: expiredSelection([{ from: null, to: Date.now() }]), keyRange: { after: null, upTo: null }, dryRun: false, context: CONTEXT };
     const error = await down.apply(spec).catch((e: unknown) => e);
     expect((error as Error).message).toContain('cannot connect to Redis at redis://127.0.0.1:1');
     expect(isTransient(error)).toBe(true);

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { AnchorUnit } from '../../policy/rule.js';
+import type { AnchorUnit } from './target.js';
 
 /**
  * The window of anchors believable in a Redis key, whatever the unit: 2000-01-01 up to

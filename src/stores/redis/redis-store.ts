@@ -1,41 +1,25 @@
-import type { Redis } from 'ioredis';
 import type { ConfigProblem } from '../../errors.js';
-import { inRanges, type AnchorRange } from '../../policy/expiry.js';
-import type { AnchorUnit, Rule } from '../../policy/rule.js';
+import type { AnchorRange } from '../../policy/expiry.js';
 import { redactUrl } from '../../redact.js';
+import { expiredRangesOf, type Selection } from '../selection.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, Unjudged } from '../store.js';
-import { pingRedis, withRedis, type RedisTarget } from './connect.js';
-import { deleteIfUnchanged } from './delete-if-unchanged.js';
+import type { RedisTarget as RedisConnection } from './connect.js';
 import { globCanMatchPrefix } from './glob-can-match-prefix.js';
-import { parseAnchor } from './parse-anchor.js';
-import { readAnchors } from './read-anchors.js';
+import { perSlot, walkKeys, withKeySpace } from './key-space.js';
+import { addTally, emptyTally, type PageTally } from './redis-shape.js';
+import { shapeOfRule, shapeProblems } from './shape-of-rule.js';
+import type { RedisRule as Rule, RedisTarget } from './target.js';
 
-/**
- * Keys asked of SCAN per page, and so read by one script call and deleted by another.
- * Each script blocks the server while it runs: a thousand keys is about a millisecond.
- */
-export const SCAN_COUNT = 1_000;
+export { SCAN_COUNT } from './key-space.js';
 
 /** A pattern made only of wildcards matches every key in the database, the queue's too. */
 const MATCHES_EVERYTHING = /^[*?]*\*[*?]*$/;
 
-/** Why a key the pattern covers is never judged, as `unjudged` reports it. */
-const MISSING = 'missing anchor';
-const MALFORMED = 'malformed anchor';
-const IMPLAUSIBLE = 'implausible anchor';
-const NOT_A_HASH = 'not a hash';
-
-/** What one walk over the rule's keys found. */
-interface Survey {
-  /** Keys whose anchor lies in the expired ranges (deleted, unless a dry run). */
-  expired: number;
-  unjudged: Unjudged;
-}
-
 /**
- * Hashes in Redis (sessions, caches), swept by SCAN MATCH: a key is expired when its
- * anchor field, read strictly in the rule's `anchorUnit`, lies in the expired ranges.
- * Only delete.
+ * Keys of a Redis database matching a pattern (SCAN MATCH), holding dated data in one of
+ * the shapes of shape-of-rule.ts: hashes with a date field (a key is an item; delete, or
+ * `expire`: a TTL at the instant its period ends), sorted sets scored by time (members),
+ * streams (entries). The shape judges each page and re-checks atomically at the change.
  *
  * A key under the product's own queue prefix (`<queuePrefix>:`) is never read, counted or
  * deleted, whatever the pattern: a broad pattern must not be able to delete the queue's
@@ -48,9 +32,9 @@ interface Survey {
  * anchor still holds the text that was judged, so the re-check at deletion is exact
  * however long the walk takes.
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store<RedisTarget> {
   readonly kind = 'redis';
-  readonly #target: RedisTarget;
+  readonly #target: RedisConnection;
   /** `<queuePrefix>:`, as bytes: the start of every key of our own queue. */
   readonly #queueKeys: Buffer;
 
@@ -64,8 +48,9 @@ export class RedisStore implements Store {
     this.#queueKeys = Buffer.from(`${queuePrefix}:`, 'utf8');
   }
 
+  /** Connects once (on a cluster: to every master). */
   ping(): Promise<void> {
-    return pingRedis(this.#target);
+    return withKeySpace(this.#target, async (space) => void (await Promise.all(space.nodes.map((node) => node.ping()))));
   }
 
   /** Never the state database: the checkpoint and audit entry commit after the change. */
@@ -73,21 +58,30 @@ export class RedisStore implements Store {
     return false;
   }
 
+  /** The key pattern: what plan and the audit show. */
+  describe(rule: Rule): string {
+    return rule.target.keys;
+  }
+
+  /** Nothing to close: every operation opens and closes its own connection. */
+  async close(): Promise<void> {}
+
   async inspect(rule: Rule, path: string): Promise<ConfigProblem[]> {
     const problems: ConfigProblem[] = [];
     const at = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
-    if (!rule.keys) at('keys', `a rule on redis store ${this.name} needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"`);
-    else if (MATCHES_EVERYTHING.test(rule.keys)) {
-      at('keys', `${JSON.stringify(rule.keys)} matches every key in ${redactUrl(this.#target.url)}; name the keys to sweep, e.g. "session:*"`);
-    } else if (globCanMatchPrefix(rule.keys, `${this.queuePrefix}:`)) {
+    const { keys } = rule.target;
+    if (!keys) at('keys', `a rule on redis store ${this.name} needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"`);
+    else if (MATCHES_EVERYTHING.test(keys)) {
+      at('keys', `${JSON.stringify(keys)} matches every key in ${redactUrl(this.#target.url)}; name the keys to sweep, e.g. "session:*"`);
+    } else if (globCanMatchPrefix(keys, `${this.queuePrefix}:`)) {
       at(
         'keys',
-        `${JSON.stringify(rule.keys)} can match the queue's own keys (${JSON.stringify(`${this.queuePrefix}:...`)}, queuePrefix); ` +
+        `${JSON.stringify(keys)} can match the queue's own keys (${JSON.stringify(`${this.queuePrefix}:...`)}, queuePrefix); ` +
           'they are never swept, but name the keys to sweep with a literal start that cannot, e.g. "session:*"',
       );
     }
-    if (!rule.anchorUnit) at('anchorUnit', `a rule on redis store ${this.name} needs anchorUnit: ms, s or iso`);
-    if (rule.action !== 'delete') at('action', `a rule on redis store ${this.name} can only delete keys`);
+    if (!rule.target.anchorUnit) at('anchorUnit', `a rule on redis store ${this.name} needs anchorUnit: ms, s or iso`);
+    problems.push(...shapeProblems(rule, path));
     try {
       await this.ping();
     } catch (error) {
@@ -96,35 +90,45 @@ export class RedisStore implements Store {
     return problems;
   }
 
-  async count(rule: Rule, ranges: readonly AnchorRange[]): Promise<number> {
-    return (await this.#survey(rule, ranges, false)).expired;
+  async count(rule: Rule, selection: Selection): Promise<number> {
+    return (await this.#survey(rule, expiredRangesOf(selection), 'count')).items;
   }
 
   /** Keys the rule covers whose anchor cannot be judged, by reason; only non-zero reasons. */
   async unjudged(rule: Rule): Promise<Unjudged> {
-    return (await this.#survey(rule, [], false)).unjudged;
+    return (await this.#survey(rule, [], 'unjudged')).unjudged;
   }
 
-  /** Keys matching the pattern (the queue's own excepted), expired or not, for the fraction limit. */
+  /**
+   * Items the pattern's keys hold (the queue's own excepted), expired or not, for the
+   * fraction limit: keys of a hash rule, members of sorted sets, entries of streams.
+   */
   total(rule: Rule): Promise<number> {
+    const shape = shapeOfRule(rule);
     let total = 0;
-    return withRedis(this.#target, async (redis) => {
-      await walk(redis, pattern(rule), async (keys) => void (total += this.#ours(keys).length));
+    return withKeySpace(this.#target, async (space) => {
+      await walkKeys(space, pattern(rule), async (node, keys) => {
+        for (const n of await perSlot(space, this.#ours(keys), (group) => shape.total(node, group))) total += n;
+      });
       return total;
     });
   }
 
   /** One open range: the batch walks the whole key space. */
-  async partition(): Promise<KeyRange[]> {
+  async partition(_rule: Rule, selection: Selection): Promise<KeyRange[]> {
+    expiredRangesOf(selection);
     return [{ after: null, upTo: null }];
   }
 
-  async apply(batch: BatchSpec): Promise<BatchResult> {
-    const { rule, ranges, keyRange, dryRun } = batch;
+  async apply(batch: BatchSpec<RedisTarget>): Promise<BatchResult> {
+    const { rule, keyRange, dryRun } = batch;
+    const ranges = expiredRangesOf(batch.selection);
     if (keyRange.after !== null || keyRange.upTo !== null) {
       throw new Error(`redis store ${this.name} sweeps in one batch, but was given the key range ${JSON.stringify(keyRange)}`);
     }
-    return { rows: (await this.#survey(rule, ranges, !dryRun)).expired };
+    const { items, ttls } = await this.#survey(rule, ranges, dryRun ? 'count' : 'apply');
+    // `action: expire` also reports the TTLs it set (dry: would set); `rows` are the keys deleted.
+    return rule.action === 'expire' ? { rows: items, ttls } : { rows: items };
   }
 
   /** Keys of the page outside our own queue's prefix. */
@@ -133,26 +137,27 @@ export class RedisStore implements Store {
     return keys.filter((key) => !(key.length >= queue.length && key.subarray(0, queue.length).equals(queue)));
   }
 
-  /** Walks the rule's keys once: counts, judges, and (with `remove`) deletes the expired. */
-  #survey(rule: Rule, ranges: readonly AnchorRange[], remove: boolean): Promise<Survey> {
-    const unit = anchorUnit(rule);
-    const survey: Survey = { expired: 0, unjudged: {} };
-    const unjudged = (reason: string) => (survey.unjudged[reason] = (survey.unjudged[reason] ?? 0) + 1);
-    return withRedis(this.#target, async (redis) => {
-      await walk(redis, pattern(rule), async (page) => {
+  /**
+   * Walks the rule's keys once, a page at a time, handing the shape only keys outside the
+   * queue's prefix: it counts and judges them, and (`apply`) changes the expired.
+   */
+  #survey(rule: Rule, ranges: readonly AnchorRange[], mode: 'count' | 'apply' | 'unjudged'): Promise<PageTally> {
+    const shape = shapeOfRule(rule);
+    const survey = emptyTally();
+    // On a cluster, SCAN lists one master's keys and a script may touch one slot only:
+    // each master is walked, and each page judged slot by slot on the master holding it.
+    return withKeySpace(this.#target, async (space) => {
+      await walkKeys(space, pattern(rule), async (node, page) => {
         const keys = this.#ours(page);
-        const reads = await readAnchors(redis, keys, rule.anchor);
-        const expired: { key: Buffer; anchor: string }[] = [];
-        reads.forEach((read, i) => {
-          if (read.kind === 'gone') return;
-          if (read.kind === 'missing') return unjudged(MISSING);
-          if (read.kind === 'not a hash') return unjudged(NOT_A_HASH);
-          const anchor = parseAnchor(read.text, unit);
-          if (anchor.kind === 'malformed') return unjudged(MALFORMED);
-          if (anchor.kind === 'implausible') return unjudged(IMPLAUSIBLE);
-          if (inRanges(ranges, anchor.ms)) expired.push({ key: keys[i]!, anchor: read.text });
-        });
-        survey.expired += remove ? await deleteIfUnchanged(redis, expired, rule.anchor) : expired.length;
+        if (keys.length === 0) return;
+        const tallies = await perSlot(space, keys, async (group) =>
+          mode === 'unjudged'
+            ? { ...emptyTally(), unjudged: await shape.unjudged(node, group) }
+            : mode === 'apply'
+              ? shape.apply(node, group, ranges)
+              : shape.count(node, group, ranges),
+        );
+        for (const tally of tallies) addTally(survey, tally);
       });
       return survey;
     });
@@ -160,34 +165,6 @@ export class RedisStore implements Store {
 }
 
 function pattern(rule: Rule): string {
-  if (!rule.keys) throw new Error(`rule ${rule.id} has no keys pattern`);
-  return rule.keys;
-}
-
-function anchorUnit(rule: Rule): AnchorUnit {
-  if (!rule.anchorUnit) throw new Error(`redis rule ${rule.id} has no anchorUnit`);
-  return rule.anchorUnit;
-}
-
-/**
- * Walks SCAN MATCH to the end, handing each page (keys as Buffers, exactly as stored) to
- * `judge`. The next page is requested while the current one is judged, so the round trips
- * overlap. A key SCAN returns twice (possible while Redis resizes its table) is deleted
- * once; a count may include it twice.
- */
-async function walk(redis: Redis, match: string, judge: (keys: Buffer[]) => Promise<void>): Promise<void> {
-  const scan = (cursor: string) => {
-    const page = redis.scanBuffer(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-    page.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
-    return page;
-  };
-  let page = scan('0');
-  for (;;) {
-    const [next, keys] = await page;
-    const cursor = next.toString();
-    const following = cursor === '0' ? null : scan(cursor);
-    await judge(keys);
-    if (!following) return;
-    page = following;
-  }
+  if (!rule.target.keys) throw new Error(`rule ${rule.id} has no keys pattern`);
+  return rule.target.keys;
 }

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { IDENTIFIER, IDENTIFIER_HINT } from '../../policy/config-schema.js';
+import { redisUrlSchema } from '../../policy/redis-url.js';
+import type { StoreKind } from '../store-kind.js';
+import { RedisStore } from './redis-store.js';
+import { SHAPE_ANCHORS, SHAPES, shapeProblems } from './shape-of-rule.js';
+import type { RedisTarget } from './target.js';
+
+export interface RedisConfig {
+  url: string;
+}
+
+const configSchema = z.strictObject({ url: redisUrlSchema('url') });
+
+const targetSchema = z.strictObject({
+  /** The SCAN MATCH pattern of the keys to sweep, e.g. "session:*". */
+  keys: z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? 'a rule on a redis store needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"' : 'keys must be a string',
+    })
+    .min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' }),
+  /** The hash field holding the anchor; `score` for a sorted set, `stream-id` for a stream. */
+  anchor: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'anchor must be a string') })
+    .refine((anchor) => IDENTIFIER.test(anchor) || Object.values(SHAPE_ANCHORS).includes(anchor), {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a hash field name (${IDENTIFIER_HINT}), score or stream-id`,
+    }),
+  /** What the keys hold: hashes (default), sorted sets scored by time, streams. Declared, never guessed. */
+  shape: z.enum(SHAPES, { error: (issue) => `${JSON.stringify(issue.input)} is not a redis shape (hash, zset or stream)` }).optional(),
+  /** How the anchor field is written: declared, never guessed. */
+  anchorUnit: z.enum(['ms', 's', 'iso'], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'a rule on a redis store needs anchorUnit: how its anchor field is written (ms: epoch milliseconds, s: epoch seconds, iso: an ISO-8601 instant with offset)'
+        : `${JSON.stringify(issue.input)} is not an anchor unit (ms, s or iso)`,
+  }),
+});
+
+/** `kind: redis`: keys of a Redis database matching a pattern (`keys:`), deleted when their anchor expires. */
+export const redisKind: StoreKind<RedisConfig, RedisTarget> = {
+  kind: 'redis',
+  configSchema,
+  targetSchema,
+  targetKeys: ['keys', 'anchor', 'anchorUnit', 'shape'],
+  // `expire` on hashes only: checkRule says so for a sorted set or a stream.
+  capabilities: { actions: ['delete', 'expire'], anonymize: false, subjects: false, audit: 'change-then-record' },
+  misplaced: {
+    table: 'a rule on a redis store sweeps keys, not a table: use keys',
+    where: 'filters apply to PostgreSQL tables only',
+    anchorZone: 'anchorZone is for timestamp and date columns of PostgreSQL tables; a Redis anchor is an instant',
+    cascades: 'cascades is for rules that delete rows of a PostgreSQL table; keys have no foreign keys',
+    key: 'key is the primary key column of a table; a rule on a redis store sweeps keys by their pattern (keys)',
+  },
+  checkRule(rule, _config, path) {
+    return shapeProblems(rule, path);
+  },
+  create(name, config, deps) {
+    return new RedisStore(name, config.url, deps.origin('url'), deps.queuePrefix);
+  },
+};
