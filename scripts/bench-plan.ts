@@ -9,6 +9,7 @@ import { planSweep } from '../src/planner/plan-sweep.js';
 import type { AnchorRange } from '../src/policy/expiry.js';
 import { BENCH_SCHEMA, BENCH_STATE_SCHEMA, BENCH_QUEUE_PREFIX } from './bench-data.js';
 import { BENCH_ENV, DATABASE_URL, REDIS_URL } from './bench-sweep.js';
+import { STORE_KINDS } from '../src/stores/registry.js';
 
 const run = promisify(execFile);
 
@@ -85,7 +86,7 @@ export async function timePlanCli(file: string): Promise<{ seconds: number; rule
 
 /** The planner alone (expired ranges per rule, cached per retention and zone as `plan` does). */
 export function timePlanner(file: string): { ms: number; distinct: number } {
-  const config = loadConfig(file, BENCH_ENV);
+  const config = loadConfig(file, BENCH_ENV, STORE_KINDS);
   const now = new Date();
   const cache = new Map<string, AnchorRange[]>();
   const started = performance.now();

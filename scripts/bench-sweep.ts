@@ -7,13 +7,15 @@ import { loadConfig } from '../src/policy/load-config.js';
 import { planSweep } from '../src/planner/plan-sweep.js';
 import { createRedis } from '../src/queue/redis-connection.js';
 import { runSweeps } from '../src/queue/run-sweeps.js';
-import { sweepIdFor } from '../src/queue/start-sweep.js';
+import { sweepIdFor } from '../src/executor/start-sweep.js';
 import { enqueueSweep, openQueue } from '../src/queue/sweep-queue.js';
 import { recordManualTrigger } from '../src/queue/manual-trigger.js';
 import { connectRuntime, openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { findSweep } from '../src/state/sweeps.js';
 import { BENCH_KEY_PREFIX, BENCH_STATEMENTS, BENCH_QUEUE_PREFIX, BENCH_SCHEMA, BENCH_STATE_SCHEMA, RETAIN, SESSION_FIELD, SESSION_RETAIN } from './bench-data.js';
 import { onStatement, type StatementTiming } from './bench-probe.js';
+import { STORE_KINDS } from '../src/stores/registry.js';
+import { expired } from '../src/stores/selection.js';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -62,7 +64,7 @@ export function writeBenchConfig(dir: string, options: { batchSize?: number; con
   });
   const file = join(dir, `bench-${options.batchSize ?? 'default'}-${options.concurrency ?? 'default'}.yaml`);
   writeFileSync(file, text);
-  return { file, config: loadConfig(file, BENCH_ENV) };
+  return { file, config: loadConfig(file, BENCH_ENV, STORE_KINDS) };
 }
 
 export async function openBenchRuntime(config: Config): Promise<Runtime> {
@@ -114,14 +116,14 @@ export async function batchesAlone(config: Config, ruleId: string, connections: 
     const started = performance.now();
     const now = (await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const { ranges } = planSweep(rule, now);
-    const parts = await store.partition(rule);
+    const parts = await store.partition(rule, expired(ranges));
     let next = 0;
     let rows = 0;
     await Promise.all(
       Array.from({ length: connections }, async () => {
         while (next < parts.length) {
           const keyRange = parts[next++]!;
-          const changed = await store.apply({ rule, ranges, keyRange, dryRun: false, context: runtime.contextFor(rule) });
+          const changed = await store.apply({ rule, selection: expired(ranges), keyRange, dryRun: false, context: runtime.contextFor(rule) });
           rows += changed.rows;
         }
       }),

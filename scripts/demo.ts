@@ -25,7 +25,8 @@ import { formatTable } from '../src/cli/format-table.js';
 import { UserError } from '../src/errors.js';
 import { describeOrigin, type Config } from '../src/policy/config.js';
 import { loadConfig } from '../src/policy/load-config.js';
-import type { Rule } from '../src/policy/rule.js';
+import { STORE_KINDS } from '../src/stores/registry.js';
+import { sqlRule, type SqlRule as Rule } from '../src/stores/sql/sql-target.js';
 import { redactUrl } from '../src/redact.js';
 import { clearDemoQueueKeys } from './demo-queue-keys.js';
 import { buildDemoSchema, DEMO_ROWS, DEMO_SCHEMA, HISTORY } from './demo-schema.js';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     say('Never use it for real data; set your own secret of at least 32 bytes, kept outside the database.');
   }
 
-  const config = loadConfig(CONFIG_FILE, childEnv);
+  const config = loadConfig(CONFIG_FILE, childEnv, STORE_KINDS);
   refuseNonDemoState(config);
   const storeUrl = singleStoreUrl(config);
   const db = new pg.Client({ connectionString: storeUrl });
@@ -132,13 +133,13 @@ function refuseNonDemoState(config: Config): void {
         '(set RETENTION_QUEUE_PREFIX to one, e.g. alice-demo)',
     );
   }
-  for (const rule of config.rules) {
-    if (rule.table.schema !== DEMO_SCHEMA) throw new DemoFailure(`rule ${rule.id} sweeps ${rule.table.schema}.${rule.table.name}; the demo only sweeps tables in ${DEMO_SCHEMA}`);
+  for (const rule of demoRules(config)) {
+    if (rule.target.table.schema !== DEMO_SCHEMA) throw new DemoFailure(`rule ${rule.id} sweeps ${rule.target.table.schema}.${rule.target.table.name}; the demo only sweeps tables in ${DEMO_SCHEMA}`);
   }
 }
 
 function singleStoreUrl(config: Config): string {
-  const urls = new Set(config.rules.map((r) => config.stores[r.store]!.url));
+  const urls = new Set(config.rules.map((r) => String(config.stores[r.store]!.url)));
   if (urls.size !== 1) throw new DemoFailure(`the demo expects every rule in one database; ${CONFIG_FILE} uses ${urls.size}`);
   return [...urls][0]!;
 }
@@ -169,23 +170,23 @@ async function reset(config: Config, db: pg.Client): Promise<void> {
   const t0 = performance.now();
   await buildDemoSchema(db, DEMO_SCHEMA);
   const total = Object.values(DEMO_ROWS).reduce((a, b) => a + b, 0);
-  say(`rebuilt schema ${DEMO_SCHEMA} in ${redactUrl(config.stores[config.rules[0]!.store]!.url)}: ${n(total)} rows, anchors over the past ${HISTORY}, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  say(`rebuilt schema ${DEMO_SCHEMA} in ${redactUrl(String(config.stores[config.rules[0]!.store]!.url))}: ${n(total)} rows, anchors over the past ${HISTORY}, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** What each rule sees in the fresh data: its scope, the rows its filter leaves out, NULL anchors. */
 async function describeData(config: Config, db: pg.Client): Promise<void> {
   const rows = [];
-  for (const rule of config.rules) {
+  for (const rule of demoRules(config)) {
     const p: unknown[] = [];
     const scope = scopeSql(rule, p);
     const { rows: r } = await db.query<{ total: string; scope: string; nulls: string }>(
       `SELECT count(*) AS total, count(*) FILTER (WHERE ${scope}) AS scope,
-              count(*) FILTER (WHERE ${scope} AND ${ident(rule.anchor)} IS NULL) AS nulls
+              count(*) FILTER (WHERE ${scope} AND ${ident(rule.target.anchor)} IS NULL) AS nulls
          FROM ${tableSql(rule)}`,
       p,
     );
     const c = r[0]!;
-    rows.push([rule.id, tableName(rule), Number(c.total), Number(c.total) - Number(c.scope), Number(c.nulls), `${rule.anchor} + ${rule.retain}`]);
+    rows.push([rule.id, tableName(rule), Number(c.total), Number(c.total) - Number(c.scope), Number(c.nulls), `${rule.target.anchor} + ${rule.retain}`]);
   }
   say();
   say(formatTable(['rule', 'table', 'rows', 'outside where', 'anchor NULL', 'expires at'], rows));
@@ -199,7 +200,7 @@ async function showPlan(config: Config, db: pg.Client, plan: PlanJson): Promise<
     const rule = ruleById(config, r.id);
     const expected = await dueCount(rule, db, plan.now);
     if (expected !== r.affected) {
-      throw new DemoFailure(`plan says rule ${r.id} would ${r.action} ${r.affected} rows at ${plan.now}, but SQL counts ${expected} rows whose ${rule.anchor} + ${rule.retain} <= that instant`);
+      throw new DemoFailure(`plan says rule ${r.id} would ${r.action} ${r.affected} rows at ${plan.now}, but SQL counts ${expected} rows whose ${rule.target.anchor} + ${rule.retain} <= that instant`);
     }
     rows.push([r.id, r.action, rule.retain, r.affected, expected, r.blocked ? 'needs --confirm' : 'ok']);
   }
@@ -263,16 +264,16 @@ interface Measure {
 
 async function measure(config: Config, db: pg.Client, at: string): Promise<Map<string, Measure>> {
   const out = new Map<string, Measure>();
-  for (const rule of config.rules) {
+  for (const rule of demoRules(config)) {
     const p: unknown[] = [];
     const scope = scopeSql(rule, p);
     const done = rule.action === 'anonymize' ? anonymizedSql(rule) : 'false';
-    const young = `${ident(rule.anchor)} + ${lit(p, rule.retain)}::interval > ${lit(p, at)}::timestamptz + interval '${SAFETY_MARGIN}'`;
+    const young = `${ident(rule.target.anchor)} + ${lit(p, rule.retain)}::interval > ${lit(p, at)}::timestamptz + interval '${SAFETY_MARGIN}'`;
     const { rows } = await db.query<{ scope: string; done: string; young: string; nulls: string; outside: string }>(
       `SELECT count(*) FILTER (WHERE ${scope}) AS scope,
               count(*) FILTER (WHERE ${scope} AND ${done}) AS done,
               count(*) FILTER (WHERE ${scope} AND ${young} AND NOT (${done})) AS young,
-              count(*) FILTER (WHERE ${scope} AND ${ident(rule.anchor)} IS NULL AND NOT (${done})) AS nulls,
+              count(*) FILTER (WHERE ${scope} AND ${ident(rule.target.anchor)} IS NULL AND NOT (${done})) AS nulls,
               count(*) FILTER (WHERE NOT coalesce(${scope}, false) AND ${done}) AS outside
          FROM ${tableSql(rule)}`,
       p,
@@ -299,17 +300,17 @@ async function compare(
 ): Promise<void> {
   const rows = [];
   const problems: string[] = [];
-  for (const rule of config.rules) {
+  for (const rule of demoRules(config)) {
     const b = before.get(rule.id)!;
     const a = after.get(rule.id)!;
     const reported = affected.get(rule.id) ?? 0;
-    const what = rule.action === 'delete' ? `rows in ${tableName(rule)}${rule.where.length ? ' (where)' : ''}` : 'rows anonymized';
+    const what = rule.action === 'delete' ? `rows in ${tableName(rule)}${rule.target.where.length ? ' (where)' : ''}` : 'rows anonymized';
     const [from, to] = rule.action === 'delete' ? [b.inScope, a.inScope] : [b.anonymized, a.anonymized];
     const change = rule.action === 'delete' ? from - to : to - from;
     if (change !== reported) problems.push(`rule ${rule.id}: run reported ${reported} rows ${rule.action}d, but SQL counts ${what} going from ${from} to ${to} (${change})`);
     if (rule.action === 'anonymize' && a.inScope !== b.inScope) problems.push(`rule ${rule.id} anonymizes, yet rows in scope went from ${b.inScope} to ${a.inScope}`);
     if (a.young !== b.young) problems.push(`rule ${rule.id}: rows still inside their period went from ${b.young} to ${a.young}; nothing young may be touched`);
-    if (a.nullAnchor !== b.nullAnchor) problems.push(`rule ${rule.id}: rows with a NULL ${rule.anchor} went from ${b.nullAnchor} to ${a.nullAnchor}; they are never due`);
+    if (a.nullAnchor !== b.nullAnchor) problems.push(`rule ${rule.id}: rows with a NULL ${rule.target.anchor} went from ${b.nullAnchor} to ${a.nullAnchor}; they are never due`);
     if (a.outsideAnonymized !== b.outsideAnonymized) problems.push(`rule ${rule.id}: anonymized rows outside its where went from ${b.outsideAnonymized} to ${a.outsideAnonymized}`);
     const sweepNow = lastSweepNow(audit, rule.id);
     const left = await dueCount(rule, db, sweepNow);
@@ -321,13 +322,13 @@ async function compare(
   say(`"young": rows whose period ends more than ${SAFETY_MARGIN} after the plan's now; "NULL anchor": rows that are never due.`);
   say('Both must be untouched. "due left": rows due at the sweep\'s own now that are still there (must be 0).');
 
-  const tables = [...new Set(config.rules.map(tableName))];
+  const tables = [...new Set(demoRules(config).map(tableName))];
   const totals = [];
   for (const table of tables) {
-    const rule = config.rules.find((r) => tableName(r) === table)!;
+    const rule = demoRules(config).find((r) => tableName(r) === table)!;
     const { rows: r } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${tableSql(rule)}`);
-    const initial = DEMO_ROWS[rule.table.name as keyof typeof DEMO_ROWS];
-    const removed = config.rules.filter((x) => tableName(x) === table && x.action === 'delete').reduce((s, x) => s + (affected.get(x.id) ?? 0), 0);
+    const initial = DEMO_ROWS[rule.target.table.name as keyof typeof DEMO_ROWS];
+    const removed = demoRules(config).filter((x) => tableName(x) === table && x.action === 'delete').reduce((s, x) => s + (affected.get(x.id) ?? 0), 0);
     const now = Number(r[0]!.n);
     if (initial - removed !== now) problems.push(`${table}: started with ${initial} rows, delete rules reported ${removed}, but it holds ${now}`);
     totals.push([table, initial, now, initial - now]);
@@ -339,12 +340,12 @@ async function compare(
 
 /** A few rows an anonymize rule rewrote, so the reader sees what is left of them. */
 async function showAnonymized(config: Config, db: pg.Client): Promise<void> {
-  for (const rule of config.rules.filter((r) => r.action === 'anonymize')) {
+  for (const rule of demoRules(config).filter((r) => r.action === 'anonymize')) {
     const p: unknown[] = [];
-    const columns = [rule.key, ...rule.anonymize.map((a) => a.column), rule.anchor];
+    const columns = [rule.target.key, ...rule.anonymize.map((a) => a.column), rule.target.anchor];
     const { rows } = await db.query<Record<string, unknown>>(
       `SELECT ${columns.map((c) => `${ident(c)}::text AS ${ident(c)}`).join(', ')} FROM ${tableSql(rule)}
-        WHERE ${scopeSql(rule, p)} AND ${anonymizedSql(rule)} ORDER BY ${ident(rule.key)} LIMIT 3`,
+        WHERE ${scopeSql(rule, p)} AND ${anonymizedSql(rule)} ORDER BY ${ident(rule.target.key)} LIMIT 3`,
       p,
     );
     say(`\nWhat ${rule.id} left of the first anonymized rows (${rule.anonymize.map((a) => `${a.column}: ${a.strategy}`).join(', ')}):`);
@@ -357,7 +358,7 @@ function checkAudit(config: Config, verifyOutput: string, audit: AuditRecord[], 
   if (!match) throw new DemoFailure(`audit verify printed something unexpected: ${verifyOutput.trim()}`);
   if (Number(match[1]) !== audit.length) throw new DemoFailure(`audit verify counts ${match[1]} entries, audit list returned ${audit.length}`);
   const rows = [];
-  for (const rule of config.rules) {
+  for (const rule of demoRules(config)) {
     const entries = audit.filter((r) => r.entry.ruleId === rule.id && !r.entry.dryRun);
     const batchRows = entries.filter((r) => r.entry.event === 'batch').reduce((s, r) => s + r.entry.rows, 0);
     const finished = entries.filter((r) => r.entry.event === 'sweep-finished').reduce((s, r) => s + r.entry.rows, 0);
@@ -380,14 +381,14 @@ function checkAudit(config: Config, verifyOutput: string, audit: AuditRecord[], 
 async function dueCount(rule: Rule, db: pg.Client, at: string): Promise<number> {
   const p: unknown[] = [];
   const scope = scopeSql(rule, p);
-  const due = `${ident(rule.anchor)} + ${lit(p, rule.retain)}::interval <= ${lit(p, at)}::timestamptz`;
+  const due = `${ident(rule.target.anchor)} + ${lit(p, rule.retain)}::interval <= ${lit(p, at)}::timestamptz`;
   const pending = rule.action === 'anonymize' ? ` AND NOT (${anonymizedSql(rule)})` : '';
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${tableSql(rule)} WHERE ${scope} AND ${due}${pending}`, p);
   return Number(rows[0]!.n);
 }
 
 function scopeSql(rule: Rule, p: unknown[]): string {
-  const parts = rule.where.map((f) => {
+  const parts = rule.target.where.map((f) => {
     const c = ident(f.column);
     switch (f.op) {
       case 'eq':
@@ -432,11 +433,14 @@ function lit(p: unknown[], value: unknown): string {
 }
 
 const ident = (name: string) => pg.escapeIdentifier(name);
-const tableSql = (rule: Rule) => (rule.table.schema ? `${ident(rule.table.schema)}.${ident(rule.table.name)}` : ident(rule.table.name));
-const tableName = (rule: Rule) => (rule.table.schema ? `${rule.table.schema}.${rule.table.name}` : rule.table.name);
+const tableSql = (rule: Rule) => (rule.target.table.schema ? `${ident(rule.target.table.schema)}.${ident(rule.target.table.name)}` : ident(rule.target.table.name));
+const tableName = (rule: Rule) => (rule.target.table.schema ? `${rule.target.table.schema}.${rule.target.table.name}` : rule.target.table.name);
+
+/** The demo's rules, all on PostgreSQL tables. */
+const demoRules = (config: Config): Rule[] => config.rules.map(sqlRule);
 
 function ruleById(config: Config, id: string): Rule {
-  const rule = config.rules.find((r) => r.id === id);
+  const rule = demoRules(config).find((r) => r.id === id);
   if (!rule) throw new DemoFailure(`the CLI reported rule ${id}, which is not in ${CONFIG_FILE}`);
   return rule;
 }

@@ -3,6 +3,8 @@ import { planSweep } from '../../src/planner/plan-sweep.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import { createTestEnv, TEST_HMAC_KEY, type TestEnv } from '../helpers/test-env.js';
 import { lines, runMain, tempDir, untouched } from './cli-harness.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
+import { expired } from '../../src/stores/selection.js';
 
 /**
  * Issue 7, class 2: YAML numbers changed before they reached SQL. `tenant_id:
@@ -43,11 +45,11 @@ function configText(where: string): string {
 }
 
 async function deletedBy(where: string): Promise<string[]> {
-  const config = parseConfig(configText(where), 'where.yaml', { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
+  const config = parseConfig(configText(where), 'where.yaml', { RETENTION_HMAC_KEY: TEST_HMAC_KEY }, STORE_KINDS);
   const runtime = await env.runtime(config);
   const r = config.rules[0]!;
   const { ranges } = planSweep(r, new Date());
-  await runtime.storeFor(r).apply({ rule: r, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context: runtime.contextFor(r) });
+  await runtime.storeFor(r).apply({ rule: r, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context: runtime.contextFor(r) });
   const left = new Set((await env.sql<{ id: string }>(`SELECT id::text AS id FROM ${env.schema}.docs`)).map((x) => x.id));
   return ['1', '2', '3', '4'].filter((id) => !left.has(id));
 }

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/policy/load-config.js';
 import { clearDemoQueueKeys } from '../../scripts/demo-queue-keys.js';
 import { deleteKeysMatching } from '../helpers/redis-keys.js';
 import { REDIS_URL } from '../helpers/test-env.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
 
 /**
  * Two people running `npm run demo` against one Redis must not clear each other's queue:
@@ -17,8 +18,8 @@ const DEMO_CONFIG = join(fileURLToPath(new URL('../..', import.meta.url)), 'conf
 
 describe("the demo's queue prefix", () => {
   it('is taken from RETENTION_QUEUE_PREFIX, with retention-demo when it is not set', () => {
-    expect(loadConfig(DEMO_CONFIG, { RETENTION_QUEUE_PREFIX: 'alice-demo' }).queuePrefix).toBe('alice-demo');
-    expect(loadConfig(DEMO_CONFIG, {}).queuePrefix).toBe('retention-demo');
+    expect(loadConfig(DEMO_CONFIG, { RETENTION_QUEUE_PREFIX: 'alice-demo' }, STORE_KINDS).queuePrefix).toBe('alice-demo');
+    expect(loadConfig(DEMO_CONFIG, {}, STORE_KINDS).queuePrefix).toBe('retention-demo');
   });
 
   describe('reset', () => {

@@ -7,6 +7,7 @@ import { loadConfig, parseConfig } from '../../src/policy/load-config.js';
 import { openRuntime } from '../../src/runtime/runtime.js';
 import { buildDemoSchema, DEMO_SCHEMA } from '../../scripts/demo-schema.js';
 import { createTestEnv, DATABASE_URL, TEST_HMAC_KEY, type TestEnv } from '../helpers/test-env.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
 
 /**
  * The configs we ship: config/retention.yaml (the demo's) and one example per company in
@@ -31,11 +32,11 @@ describe('the shipped configs', () => {
   });
 
   it.each(SHIPPED)('%s loads without a problem', (file) => {
-    expect(() => loadConfig(join(ROOT, file), NO_ENV)).not.toThrow();
+    expect(() => loadConfig(join(ROOT, file), NO_ENV, STORE_KINDS)).not.toThrow();
   });
 
   it.each(SHIPPED)('%s cites a source for every rule', (file) => {
-    for (const rule of loadConfig(join(ROOT, file), NO_ENV).rules) {
+    for (const rule of loadConfig(join(ROOT, file), NO_ENV, STORE_KINDS).rules) {
       expect(rule.source, `${file}: ${rule.id}`).toMatch(/(Privacy (Policy|Agreement|Notice|Statement)).*section/s);
     }
   });
@@ -44,34 +45,34 @@ describe('the shipped configs', () => {
     const config = loadConfig(join(ROOT, 'config/retention.yaml'), {
       DATABASE_URL: 'postgres://app@db.internal:5432/prod',
       REDIS_URL: 'redis://cache.internal:6379',
-    });
+    }, STORE_KINDS);
     expect(config.state).toBe('postgres://app@db.internal:5432/prod');
     expect(config.stores.app!.url).toBe('postgres://app@db.internal:5432/prod');
     expect(config.redis).toBe('redis://cache.internal:6379');
-    const defaults = loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV);
+    const defaults = loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV, STORE_KINDS);
     expect(defaults.state).toBe('postgres://postgres@127.0.0.1:5432/postgres');
     expect(defaults.redis).toBe('redis://127.0.0.1:6379');
   });
 
   it('keeps each example rule identical to the same rule in config/retention.yaml', () => {
-    const main = loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV);
-    const fromExamples = EXAMPLES.flatMap((file) => loadConfig(join(ROOT, file), NO_ENV).rules);
+    const main = loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV, STORE_KINDS);
+    const fromExamples = EXAMPLES.flatMap((file) => loadConfig(join(ROOT, file), NO_ENV, STORE_KINDS).rules);
     expect(fromExamples.map((r) => r.id).sort()).toEqual(main.rules.map((r) => r.id).sort());
     for (const rule of fromExamples) expect(rule).toEqual(main.rules.find((r) => r.id === rule.id));
   });
 
   it('says so where a policy names no period: Westferry has no rules, Wentong\'s period is the operator\'s choice', () => {
     const westferry = join(ROOT, 'config/examples/westferry.yaml');
-    expect(loadConfig(westferry, NO_ENV).rules).toEqual([]);
+    expect(loadConfig(westferry, NO_ENV, STORE_KINDS).rules).toEqual([]);
     expect(readFileSync(westferry, 'utf8')).toMatch(/promises NO retention period/);
-    const wentong = loadConfig(join(ROOT, 'config/examples/wentong.yaml'), NO_ENV).rules[0]!;
+    const wentong = loadConfig(join(ROOT, 'config/examples/wentong.yaml'), NO_ENV, STORE_KINDS).rules[0]!;
     expect(wentong.retain).toBe('P1Y');
     expect(wentong.source).toMatch(/gives\s+NO number/);
     expect(wentong.source).toMatch(/operator's choice/);
   });
 
   it('writes the periods the policies state', () => {
-    const retain = Object.fromEntries(loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV).rules.map((r) => [r.id, [r.anchor, r.retain, r.action]]));
+    const retain = Object.fromEntries(loadConfig(join(ROOT, 'config/retention.yaml'), NO_ENV, STORE_KINDS).rules.map((r) => [r.id, [r.target.anchor, r.retain, r.action]]));
     expect(retain).toMatchObject({
       'letsai-id-photos': ['paid_at', 'P180D', 'delete'],
       'percent-login-logs': ['logged_in_at', 'P6M', 'delete'],
@@ -100,7 +101,7 @@ describe('the shipped configs against the demo tables', () => {
 
   it.each(SHIPPED)('%s fits the tables: every table, column, type and key checks out', async (file) => {
     const text = readFileSync(join(ROOT, file), 'utf8').replaceAll(`${DEMO_SCHEMA}.`, `${env.schema}.`);
-    const config = parseConfig(text, file, { DATABASE_URL });
+    const config = parseConfig(text, file, { DATABASE_URL }, STORE_KINDS);
     const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
     try {
       expect(await inspectLive(runtime, config.rules, { redis: false })).toEqual([]);

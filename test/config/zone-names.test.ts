@@ -4,6 +4,7 @@ import { ConfigError } from '../../src/errors.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import { createTestEnv, DATABASE_URL, type TestEnv } from '../helpers/test-env.js';
 import { lines, runMain, tempDir } from '../cli/cli-harness.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
 
 /**
  * Issue 7, class 1: a zone name PostgreSQL and luxon read differently. PostgreSQL's
@@ -29,7 +30,7 @@ const rule = { id: 'events', table: 'events', anchor: 'at', retain: 'P30D', acti
 
 function loadProblems(rules: Record<string, unknown>[], extra: Record<string, unknown>): string[] {
   try {
-    parseConfig(env.configYaml(rules, extra), 'zones.yaml', {});
+    parseConfig(env.configYaml(rules, extra), 'zones.yaml', {}, STORE_KINDS);
   } catch (error) {
     if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
     throw error;

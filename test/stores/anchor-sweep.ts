@@ -4,6 +4,7 @@ import { planSweep } from '../../src/planner/plan-sweep.js';
 import type { AnchorRange } from '../../src/policy/expiry.js';
 import type { Rule } from '../../src/policy/rule.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { expired } from '../../src/stores/selection.js';
 
 export type AnchorType = 'timestamptz' | 'timestamp' | 'date';
 
@@ -92,8 +93,8 @@ export async function sweepAnchors(env: TestEnv, spec: AnchorSweepSpec): Promise
   const store = runtime.storeFor(rule);
   const context = runtime.contextFor(rule);
 
-  const counted = await store.count(rule, ranges, context);
-  const deleted = (await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
+  const counted = await store.count(rule, expired(ranges), context);
+  const deleted = (await store.apply({ rule, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
   const left = await env.sql<{ label: string }>(`SELECT label FROM ${env.schema}.${table} ORDER BY label COLLATE "C"`);
 
   const retain = Duration.fromISO(spec.retain);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/policy/load-config.js';
-import type { Rule } from '../../src/policy/rule.js';
+import { STORE_KINDS } from '../../src/stores/registry.js';
+import { sqlRule } from '../../src/stores/sql/sql-target.js';
 import type { TableInfo } from '../../src/stores/postgres/catalog.js';
 import { cascadeCountStatement, cascadeProblems, groupTargets, lockTargetStatement, type CascadeEdge } from '../../src/stores/postgres/cascades.js';
 
@@ -22,7 +23,8 @@ const bought = edge('items_buyer_fk', 'items', 'cascade', ['buyer_id']);
 const notes = edge('notes_fk', 'notes', 'set null', ['author_id']);
 
 const HOSTILE = "x'); DROP TABLE users; --";
-const [rule] = parseConfig(
+const rule = sqlRule(
+  parseConfig(
   stringify({
     redis: 'redis://127.0.0.1:6379',
     state: 'postgres://127.0.0.1/test',
@@ -31,7 +33,9 @@ const [rule] = parseConfig(
   }),
   'cascades.yaml',
   {},
-).rules as [Rule];
+  STORE_KINDS,
+  ).rules[0]!,
+);
 const table: TableInfo = {
   resolvedName: 'shop.users',
   relkind: 'r',
@@ -76,7 +80,7 @@ describe('cascade targets', () => {
     expect(problem!.path).toBe('rules[3].table');
     expect(problem!.message).toContain('shop.items via shop.orders (items_order_fk: ON DELETE CASCADE)');
     expect(problem!.message).toContain('shop.notes (notes_fk: ON DELETE SET NULL)');
-    expect(cascadeProblems({ ...rule, cascades: 'allow' }, cascades, 'rules[3]')).toEqual([]);
-    expect(cascadeProblems({ ...rule, cascades: 'allow' }, { targets: [], cycles: [[orders, edge('loop', 'users', 'cascade', ['x'])]] }, 'rules[3]')).toHaveLength(1);
+    expect(cascadeProblems({ ...rule, target: { ...rule.target, cascades: 'allow' } }, cascades, 'rules[3]')).toEqual([]);
+    expect(cascadeProblems({ ...rule, target: { ...rule.target, cascades: 'allow' } }, { targets: [], cycles: [[orders, edge('loop', 'users', 'cascade', ['x'])]] }, 'rules[3]')).toHaveLength(1);
   });
 });

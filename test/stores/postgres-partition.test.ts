@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Rule } from '../../src/policy/rule.js';
+import { sqlRule, type SqlRule } from '../../src/stores/sql/sql-target.js';
+import { expired } from '../../src/stores/selection.js';
 import { createDatabase, type Database } from '../../src/stores/postgres/connect.js';
 import { denseKeyRanges } from '../../src/stores/postgres/key-ranges.js';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.js';
@@ -19,9 +20,12 @@ afterEach(async () => {
 
 const BATCH = 100;
 
-function rule(table: string): Rule {
-  return env.config([{ id: 'logs', table, anchor: 'at', retain: 'P1D', action: 'delete', batchSize: BATCH }]).rules[0]!;
+function rule(table: string): SqlRule {
+  return sqlRule(env.config([{ id: 'logs', table, anchor: 'at', retain: 'P1D', action: 'delete', batchSize: BATCH }]).rules[0]!);
 }
+
+/** Partitioning covers the whole key space whatever the selection. */
+const EVERYTHING = expired([{ from: null, to: Date.now() }]);
 
 /** Rows in each range, checking that together they cover the table exactly once. */
 async function rowsPerRange(table: string, ranges: KeyRange[]): Promise<number[]> {
@@ -50,7 +54,7 @@ describe('partitioning a table into batches', () => {
   it('splits dense integer keys by arithmetic into the ranges walking the index gives', async () => {
     await table('logs', 'generate_series(1, 1050)');
     await env.sql(`ANALYZE ${env.schema}.logs`);
-    const ranges = await new PostgresStore('app', db).partition(rule('logs'));
+    const ranges = await new PostgresStore('app', db).partition(rule('logs'), EVERYTHING);
     expect(ranges).toEqual([
       { after: null, upTo: '100' },
       ...Array.from({ length: 9 }, (_, i) => ({ after: String(100 * (i + 1)), upTo: String(100 * (i + 2)) })),
@@ -63,7 +67,7 @@ describe('partitioning a table into batches', () => {
     // Every third key missing, and a hole: arithmetic ranges, some short, none long.
     await table('gappy', "(SELECT g FROM generate_series(500, 2400) g WHERE g % 3 <> 0 AND g NOT BETWEEN 900 AND 1100)");
     await env.sql(`ANALYZE ${env.schema}.gappy`);
-    const ranges = await new PostgresStore('app', db).partition(rule('gappy'));
+    const ranges = await new PostgresStore('app', db).partition(rule('gappy'), EVERYTHING);
     const counts = await rowsPerRange('gappy', ranges);
     expect(Math.max(...counts)).toBeLessThanOrEqual(BATCH);
     expect(ranges.length).toBeLessThanOrEqual(2 * Math.ceil(counts.reduce((a, b) => a + b, 0) / BATCH) + 1);
@@ -72,11 +76,11 @@ describe('partitioning a table into batches', () => {
   it('walks the index for sparse keys, and for a table never analyzed', async () => {
     await table('sparse', 'generate_series(1000, 1000000, 1000)');
     await env.sql(`ANALYZE ${env.schema}.sparse`);
-    const sparse = await new PostgresStore('app', db).partition(rule('sparse'));
+    const sparse = await new PostgresStore('app', db).partition(rule('sparse'), EVERYTHING);
     expect(await rowsPerRange('sparse', sparse)).toEqual([...Array<number>(10).fill(100), 0]);
 
     await table('fresh', 'generate_series(1, 250)');
-    const fresh = await new PostgresStore('app', db).partition(rule('fresh'));
+    const fresh = await new PostgresStore('app', db).partition(rule('fresh'), EVERYTHING);
     expect(await rowsPerRange('fresh', fresh)).toEqual([100, 100, 50]);
   });
 

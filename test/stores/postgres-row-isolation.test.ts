@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { planSweep } from '../../src/planner/plan-sweep.js';
 import type { BatchResult } from '../../src/stores/store.js';
+import { expired } from '../../src/stores/selection.js';
 
 /**
  * A batch whose statement fails on one row's data leaves that row, changes the others and
@@ -22,7 +23,7 @@ async function applyWhole(rule: Record<string, unknown>): Promise<BatchResult> {
   const runtime = await env.runtime(config);
   const only = config.rules[0]!;
   const { ranges } = planSweep(only, new Date());
-  return runtime.storeFor(only).apply({ rule: only, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context: runtime.contextFor(only) });
+  return runtime.storeFor(only).apply({ rule: only, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context: runtime.contextFor(only) });
 }
 
 const ids = async (table: string) => (await env.sql<{ id: string }>(`SELECT t.id::text AS id FROM ${env.schema}.${table} t ORDER BY t.id`)).map((r) => r.id);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { planSweep } from '../../src/planner/plan-sweep.js';
+import { expired } from '../../src/stores/selection.js';
 
 let env: TestEnv;
 beforeEach(async () => {
@@ -38,8 +39,8 @@ async function sweepWhere(where: Record<string, unknown>): Promise<{ counted: nu
   const { ranges } = planSweep(rule, new Date());
   const store = runtime.storeFor(rule);
   const context = runtime.contextFor(rule);
-  const counted = await store.count(rule, ranges, context);
-  const deleted = (await store.apply({ rule, ranges, keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
+  const counted = await store.count(rule, expired(ranges), context);
+  const deleted = (await store.apply({ rule, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun: false, context }, undefined)).rows;
   const left = new Set((await env.sql<{ label: string }>(`SELECT label FROM ${env.schema}.tickets`)).map((r) => r.label));
   return { counted, deleted, gone: ROWS.map((r) => r.label).filter((l) => !left.has(l)).sort() };
 }

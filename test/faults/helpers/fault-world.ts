@@ -16,6 +16,7 @@ import { createFaultTable, FAULT_RETAIN, FAULT_RULE_ID, FAULT_TIMEZONE, type Fau
 import { RetentionProcess, type ExitStatus } from './retention-process.js';
 import { GiveUp, waitFor } from './wait-for.js';
 import { deleteKeysMatching } from '../../helpers/redis-keys.js';
+import { STORE_KINDS } from '../../../src/stores/registry.js';
 
 /** Batches each worker process runs at once (`worker.concurrency` in the world's config). */
 export const WORKER_CONCURRENCY = 2;
@@ -147,7 +148,7 @@ export class FaultWorld {
    * Returns the job's id.
    */
   async trigger(): Promise<string> {
-    const config = loadConfig(this.configFile);
+    const config = loadConfig(this.configFile, process.env, STORE_KINDS);
     const rule = config.rules.find((r) => r.id === FAULT_RULE_ID)!;
     const jobId = `fault-${FAULT_RULE_ID}-${randomUUID()}`;
     const triggerId = randomUUID();
