@@ -90,8 +90,15 @@ export class RedisStore implements Store<RedisTarget> {
     return problems;
   }
 
+  /**
+   * What a sweep would change now. For `action: expire` that is the keys it would delete
+   * and the keys it would give an earlier TTL: a TTL is a deletion that Redis carries out
+   * later, so the blast-radius limits must count it (a `retain: P1D` typo for `P1Y` would
+   * otherwise put a one-day TTL on every key without anyone confirming it).
+   */
   async count(rule: Rule, selection: Selection): Promise<number> {
-    return (await this.#survey(rule, expiredRangesOf(selection), 'count')).items;
+    const { items, ttls } = await this.#survey(rule, expiredRangesOf(selection), 'count');
+    return rule.action === 'expire' ? items + ttls : items;
   }
 
   /** Keys the rule covers whose anchor cannot be judged, by reason; only non-zero reasons. */
