@@ -92,6 +92,9 @@ async function probeCluster(endpoint: Extract<RedisEndpoint, { kind: 'cluster' }
     enableOfflineQueue: false,
     clusterRetryStrategy: () => null,
     slotsRefreshTimeout: PING_TIMEOUT_MS,
+    // The ready check asks one node at random; when that node is down, ioredis 5.11
+    // reconnects and leaves connect() pending for good. Slot coverage is checked below instead.
+    enableReadyCheck: false,
     redisOptions: { ...nodeOptions(endpoint), connectTimeout: PING_TIMEOUT_MS, maxRetriesPerRequest: 0 },
   });
   probe.on('error', () => undefined);

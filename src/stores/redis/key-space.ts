@@ -101,6 +101,10 @@ async function withCluster<T>(target: RedisTarget, endpoint: Extract<RedisEndpoi
     enableOfflineQueue: false,
     clusterRetryStrategy: () => null,
     slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+    // The ready check asks one node at random; when that node is down, ioredis 5.11
+    // reconnects and leaves connect() pending for good. A slot no master serves fails
+    // the command that needs it instead.
+    enableReadyCheck: false,
     redisOptions: {
       connectTimeout: CONNECT_TIMEOUT_MS,
       maxRetriesPerRequest: 0,
@@ -112,7 +116,7 @@ async function withCluster<T>(target: RedisTarget, endpoint: Extract<RedisEndpoi
   cluster.on('error', () => undefined);
   try {
     try {
-      await cluster.connect();
+      await connectWithin(cluster, 2 * CONNECT_TIMEOUT_MS);
     } catch (error) {
       // The cluster client only says "None of startup nodes is available"; a plain
       // connection to the first seed says why (and carries the network code).
@@ -123,6 +127,22 @@ async function withCluster<T>(target: RedisTarget, endpoint: Extract<RedisEndpoi
     throw error instanceof UserError || !lostNode(error) ? error : lostConnection(target, error);
   } finally {
     cluster.disconnect();
+  }
+}
+
+/**
+ * `cluster.connect()`, bounded: a connect that stays pending (as ioredis 5.11's does when
+ * its ready check meets a dead node) must not hang a batch while its lock is renewed.
+ */
+export async function connectWithin(cluster: Cluster, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from the cluster within ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+  });
+  try {
+    await Promise.race([cluster.connect(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
