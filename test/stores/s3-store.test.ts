@@ -27,7 +27,7 @@ import { startS3Server, TEST_CREDENTIALS, uniqueBucket, type S3TestServer } from
 
 const CONTEXT = { hmacKey: null, timezone: 'UTC' };
 const DAY = 86_400_000;
-const ORIGIN = 'stores.docs in test.yaml';
+const ORIGIN = 'stores.docs.bucket in test.yaml';
 /** Everything up to a day from now: every object a test just wrote is expired by LastModified. */
 const EVERYTHING = (): AnchorRange[] => [{ from: null, to: Date.now() + DAY }];
 const ms = (iso: string) => DateTime.fromISO(iso, { zone: 'UTC' }).toMillis();
@@ -81,7 +81,7 @@ function config(overrides: Partial<S3StoreConfig> = {}): S3StoreConfig {
 }
 
 const deps: StoreDeps = {
-  origin: (path) => `${path} in test.yaml`,
+  origin: (field) => `stores.docs.${field} in test.yaml`,
   queuePrefix: 'retention',
   stateUrl: 'postgres://postgres@127.0.0.1:5432/test',
   stateSchema: 'retention',
@@ -414,7 +414,7 @@ describe('the s3 store on failures', () => {
     const error = await sweep(store(), rule(), EVERYTHING()).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(UserError);
-    expect((error as Error).message).toMatch(/stores\.docs in test\.yaml: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+    expect((error as Error).message).toMatch(/stores\.docs\.bucket in test\.yaml: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
     expect(await keys()).toEqual(['documents/old.pdf']);
   });
 

@@ -17,7 +17,7 @@ export const s3Kind: StoreKind<S3StoreConfig, S3Target> = {
   targetKeys: S3_TARGET_KEYS,
   capabilities: { actions: ['delete'], anonymize: false, subjects: false, audit: 'change-then-record' },
   checkRule: checkS3Rule,
-  create: (name, config, deps) => new S3Store(name, config, { credentials: credentialsFrom(process.env), origin: deps.origin(`stores.${name}`) }),
+  create: (name, config, deps) => new S3Store(name, config, { credentials: credentialsFrom(process.env), origin: deps.origin('bucket') }),
 };
 
 /**
