@@ -5,17 +5,19 @@ import { BatchNotFoundError, executeBatch, type BatchOutcome } from '../src/exec
 import { isTransient } from '../src/executor/classify-error.js';
 import { endSweep } from '../src/executor/end-sweep.js';
 import { redactText } from '../src/redact.js';
+import { enqueueDrain } from '../src/queue/enqueue-drains.js';
 
 /**
  * Deletes or anonymizes one key range of a sweep, with its checkpoint and audit entry.
  * A batch that fails for good (an error retrying repeats, or its last attempt) ends its
  * sweep as failed, so the rule is not frozen: the next trigger plans a fresh sweep.
  */
-export default async function batch(job: Job, { runtime }: JobDeps): Promise<BatchOutcome> {
+export default async function batch(job: Job, { runtime, queue }: JobDeps): Promise<BatchOutcome> {
   const data = readBatchJobData(job.data);
   if ('problem' in data) throw new UnrecoverableError(`batch job ${job.id}: ${data.problem}`);
+  let outcome: BatchOutcome;
   try {
-    return await executeBatch(runtime, data.sweepId, data.idx);
+    outcome = await executeBatch(runtime, data.sweepId, data.idx);
   } catch (error) {
     const attempts = job.attemptsMade + 1;
     const final = !isTransient(error) || attempts >= (job.opts.attempts ?? 1);
@@ -28,4 +30,8 @@ export default async function batch(job: Job, { runtime }: JobDeps): Promise<Bat
     }
     throw error;
   }
+  // The rows and their outbox entries have committed; the objects go in a drain job. If
+  // this process dies first, the reconciler queues a drain for the waiting entries.
+  if (outcome.drain) await enqueueDrain(queue, outcome.drain, `${data.sweepId}-${data.idx}`);
+  return outcome;
 }

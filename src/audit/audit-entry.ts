@@ -11,9 +11,10 @@ export interface AuditEntry {
    * `blocked`: a sweep over its limits stopped before touching anything (rows = would change);
    * `superseded`, `failed`, `cancelled`: a sweep ended early (rows = changed until then),
    * with `reason`; `refused`: a queue job the worker would not run (its rule is not the
-   * config's, or its trigger is not recorded), with `reason`.
+   * config's, or its trigger is not recorded), with `reason`; `cascade-drained`: objects a
+   * sweep's deleted rows owned (`cascade:`), deleted by a drain of the outbox (`objects`).
    */
-  event: 'batch' | 'sweep-finished' | 'blocked' | 'superseded' | 'failed' | 'cancelled' | 'refused';
+  event: 'batch' | 'sweep-finished' | 'blocked' | 'superseded' | 'failed' | 'cancelled' | 'refused' | 'cascade-drained';
   ruleId: string;
   ruleSource: string | null;
   configHash: string;
@@ -45,6 +46,15 @@ export interface AuditEntry {
   cascaded?: Record<string, number>;
   /** Batch of an `action: expire` rule: TTLs set or shortened (dry run: that would be); `rows` are the keys deleted. */
   ttls?: number;
+  /** Batch of a `cascade:` rule: objects the deleted rows owned, queued in the same transaction, by store (dry run: that would be). */
+  objectsQueued?: Record<string, number>;
+  /**
+   * `cascade-drained`: by store, objects deleted, already gone (counted as deleted), refused
+   * (a name escaping the store: never deleted) and failed (left queued, tried again).
+   */
+  objects?: Record<string, { deleted: number; missing: number; refused: number; failed: number }>;
+  /** `cascade-drained`: refused objects by key digest of their name (`keyDigest`), never the name. */
+  refusedObjects?: { store: string; key: string; reason: string }[];
   /** Batch: rows the batch could not change and left, by key digest (`keyDigest`), never the raw key. */
   skippedRows?: { key: string; reason: string }[];
   /** `superseded`, `failed`, `cancelled`, `refused`: why. */

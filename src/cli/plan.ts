@@ -32,6 +32,8 @@ interface RulePlan {
   blocked: { reason: string; confirm: string } | null;
   /** Rows other tables would lose (or have rewritten) through foreign keys, by table; counted by the limits. */
   cascaded: Record<string, number>;
+  /** `cascade:` rules: objects (files, S3 keys) the rows own, by store; they go with the rows. */
+  objects: Record<string, number>;
   /** Items the rule covers but can never judge (no anchor, a malformed one): kept, and shown so nobody assumes they went. */
   unjudged: Unjudged;
   /** With --diff: how the old config's rule of the same id compares. */
@@ -67,7 +69,8 @@ export function registerPlan(program: Command): void {
           const cascaded = (await store.countCascades?.(rule, selection, runtime.contextFor(rule))) ?? {};
           const limited = affected + Object.values(cascaded).reduce((sum, n) => sum + n, 0);
           const unjudged = await store.unjudged(rule);
-          const result: RulePlan = { rule, affected, cascaded, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
+          const objects = (await store.countObjects?.(rule, selection, runtime.contextFor(rule))) ?? {};
+          const result: RulePlan = { rule, affected, cascaded, objects, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
           if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
           plans.push(result);
         }
@@ -94,6 +97,9 @@ export function registerPlan(program: Command): void {
         );
         for (const p of plans.filter((x) => Object.keys(x.cascaded).length > 0)) {
           console.log(`${p.rule.id} cascades into: ${Object.entries(p.cascaded).map(([table, n]) => `${table} (${n})`).join(', ')}`);
+        }
+        for (const p of plans.filter((x) => Object.keys(x.objects).length > 0)) {
+          console.log(`${p.rule.id} deletes the objects its rows own: ${Object.entries(p.objects).map(([store, n]) => `${store} (${n})`).join(', ')}`);
         }
         if (previous) {
           for (const id of removedRules(previous, config)) console.log(`rule ${id} is in ${previous.file} but not in ${config.file}: it would stop sweeping`);
@@ -122,6 +128,7 @@ function toJson(p: RulePlan) {
     action: p.rule.action,
     affected: p.affected,
     ...(Object.keys(p.cascaded).length > 0 ? { cascaded: p.cascaded } : {}),
+    ...(Object.keys(p.objects).length > 0 ? { objects: p.objects } : {}),
     unjudged: p.unjudged,
     ...(p.blocked ? { blocked: p.blocked } : {}),
     ...(p.change ? { diff: p.change } : {}),

@@ -6,6 +6,7 @@ import { startWorker } from '../queue/start-worker.js';
 import { openQueue } from '../queue/sweep-queue.js';
 import { syncSchedulers } from '../queue/sync-schedulers.js';
 import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
+import { enqueueDueDrains } from '../queue/enqueue-drains.js';
 import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
 import { readConfig, type ConfigOption } from './load-runtime.js';
@@ -62,6 +63,8 @@ export function registerWorker(program: Command): void {
             if (resumed > 0) log.info({ why, sweeps: resumed }, 're-queued unfinished batches');
             for (const end of ended) log.warn({ why, rule: end.ruleId, sweep: end.sweepId, status: end.status, reason: end.reason }, `sweep ${end.status}`);
           })
+          // Objects of deleted rows still waiting in a cascade outbox (their drain job lost): drained.
+          .then(() => enqueueDueDrains(runtime, queue))
           .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
       };
       connection.on('ready', () => restore('redis reconnected'));

@@ -16,6 +16,8 @@ export interface BatchOutcome {
   skipped: boolean;
   /** Set when the batch did nothing because its sweep is no longer running. */
   ended?: { status: SweepStatus; reason: string | null; ruleId: string };
+  /** Set when the batch queued objects its rows owned (`cascade:`): the store whose outbox to drain. */
+  drain?: string;
 }
 
 /** Thrown for a batch that cannot run however often it is retried. */
@@ -61,6 +63,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     keyRange: { after: batch.after, upTo: batch.upTo },
     dryRun: sweep.dryRun,
     context: runtime.contextFor(rule),
+    origin: { sweepId, idx },
   };
   const record = async (client: SqlClient, result: BatchResult, evenIfEnded: boolean) => {
     // Digested before anything is written: a raw key must never reach the audit log.
@@ -77,6 +80,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     const details = {
       ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),
       ...(result.ttls !== undefined ? { ttls: result.ttls } : {}),
+      ...(result.objects && Object.keys(result.objects).length > 0 ? { objectsQueued: result.objects } : {}),
       ...(skippedRows && skippedRows.length > 0 ? { skippedRows } : {}),
     };
     // The audit lock is held until commit, so it is taken last.
@@ -95,7 +99,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
         after: (client, result) => record(client, result, false),
       });
       if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
-      return { rows: result.rows, skipped: lock === 'done' };
+      return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result) };
     } catch (error) {
       // The sweep was cancelled or ended while this batch ran: its change rolled back.
       if (error instanceof SweepEndedError) return endedOutcome(await reread(runtime, sweepId, idx));
@@ -110,7 +114,13 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     lock = await lockBatch(client, state, sweepId, idx);
     if (lock !== 'done') await record(client, result, true);
   });
-  return { rows: result.rows, skipped: lock === 'done' };
+  return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result) };
+}
+
+/** The outbox to drain once the batch committed: when its DELETE queued objects (never in a dry run). */
+function drainOf(store: string, spec: BatchSpec, result: BatchResult): { drain?: string } {
+  const queued = Object.values(result.objects ?? {}).reduce((sum, n) => sum + n, 0);
+  return !spec.dryRun && queued > 0 ? { drain: store } : {};
 }
 
 function endedOutcome(sweep: { status: SweepStatus; reason: string | null; ruleId: string }): BatchOutcome {

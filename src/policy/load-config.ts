@@ -260,7 +260,8 @@ function buildRule(
   const hashed: Rule = { ...rule, hash: ruleDefinitionHash(rule, storeConfig) };
   if (kind?.checkRule && storeConfig && targetOk) {
     const { kind: _kind, ...settings } = storeConfig;
-    problems.push(...kind.checkRule(hashed as never, settings as never, path, { stateSchema: config.stateSchema, timezone: config.timezone }));
+    const storeKinds = Object.fromEntries(Object.entries(stores).map(([name, store]) => [name, store.kind]));
+    problems.push(...kind.checkRule(hashed as never, settings as never, path, { stateSchema: config.stateSchema, timezone: config.timezone, stores: storeKinds }));
   }
   return hashed;
 }

@@ -49,4 +49,6 @@ export interface RuleCheckContext {
   /** The state database's schema, which no rule may sweep. */
   stateSchema: string;
   timezone: string;
+  /** The config's stores, name -> kind (a SQL rule's `cascade:` names a files or s3 store); the loader always gives it. */
+  stores?: Readonly<Record<string, string>>;
 }

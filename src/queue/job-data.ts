@@ -12,6 +12,17 @@ export interface BatchJobData {
   idx: number;
 }
 
+/** A drain job's payload: the name of the SQL store whose cascade outbox to drain. */
+export interface DrainJobData {
+  store: string;
+}
+
+/** A drain job's payload, or why it is not one. */
+export function readDrainJobData(data: unknown): DrainJobData | { problem: string } {
+  const value = (data ?? {}) as Record<string, unknown>;
+  return typeof value.store === 'string' && value.store.length > 0 ? { store: value.store } : { problem: 'the job payload is not a store name' };
+}
+
 /** A batch job's payload, or why it is not one. */
 export function readBatchJobData(data: unknown): BatchJobData | { problem: string } {
   const value = (data ?? {}) as Record<string, unknown>;

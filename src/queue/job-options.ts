@@ -15,6 +15,14 @@ export const SWEEP_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * DAY },
 };
 
+/** Drains retry like batches; a drain that fails for good is redone by the next one the reconciler queues. */
+export const DRAIN_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: SECOND },
+  removeOnComplete: { age: DAY, count: 10_000 },
+  removeOnFail: { age: 7 * DAY },
+};
+
 export const BATCH_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: SECOND },

@@ -3,6 +3,8 @@ export const QUEUE_NAME = 'sweeps';
 
 export const JOB_SWEEP = 'sweep';
 export const JOB_BATCH = 'batch';
+/** jobs/drain-cascades.ts: deletes the objects of rows a `cascade:` rule deleted. */
+export const JOB_DRAIN = 'drain-cascades';
 
 /** The job scheduler that sweeps a rule on its schedule. */
 export function schedulerId(ruleId: string): string {

@@ -10,6 +10,8 @@ import { recordManualTrigger } from './manual-trigger.js';
 import { settleSweep } from './reconcile-sweeps.js';
 import { startWorker } from './start-worker.js';
 import { enqueueSweep, openQueue } from './sweep-queue.js';
+import { drainCascades } from '../executor/drain-cascades.js';
+import { isObjectOutbox } from '../stores/owned-objects.js';
 
 /** How often a run checks whether its sweeps are done: it notices the end half of this late on average. */
 const POLL_MS = 50;
@@ -113,6 +115,13 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         if (!isTransient(error)) throw error;
       }
       if (finished.size < jobs.length) await sleep(POLL_MS);
+    }
+    // The objects of rows these sweeps deleted (`cascade:`) go before the run returns; drain
+    // jobs this process or a worker runs meanwhile take other entries (never the same).
+    if (!options.dryRun) {
+      for (const store of new Set(rules.map((r) => runtime.storeFor(r)))) {
+        if (isObjectOutbox(store) && (await store.pendingObjects()) > 0) await drainCascades(runtime, store.name);
+      }
     }
     return jobs.map(({ rule, jobId }) => {
       const sweep = finished.get(jobId)!;

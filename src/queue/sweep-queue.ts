@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
 import type { QueueConnection } from './redis-connection.js';
 import { BATCH_JOB_OPTIONS, SWEEP_JOB_OPTIONS } from './job-options.js';
-import type { BatchJobData, SweepJobData } from './job-data.js';
+import type { BatchJobData, DrainJobData, SweepJobData } from './job-data.js';
 import { batchJobId, JOB_BATCH, JOB_SWEEP, QUEUE_NAME } from './queue-names.js';
 
-export type SweepQueue = Queue<SweepJobData | BatchJobData>;
+export type SweepQueue = Queue<SweepJobData | BatchJobData | DrainJobData>;
 
 export function openQueue(connection: QueueConnection, prefix: string): SweepQueue {
   return new Queue(QUEUE_NAME, { connection, prefix });

@@ -29,6 +29,8 @@ export interface BatchSpec<Target = unknown> {
   keyRange: KeyRange;
   dryRun: boolean;
   context: StoreContext;
+  /** The sweep and batch this is, recorded with the objects a delete queues (`cascade:`). */
+  origin?: { sweepId: string; idx: number };
 }
 /** What one batch did. */
 export interface BatchResult {
@@ -51,6 +53,11 @@ export interface BatchResult {
    * instant their period ends (in a dry run, that would be); `rows` are the items deleted.
    */
   ttls?: number;
+  /**
+   * `cascade:` rules: objects the deleted rows owned, queued for deletion in the same
+   * transaction as the rows' DELETE, by store (in a dry run: that would be); absent when none.
+   */
+  objects?: Record<string, number>;
 }
 
 /**
@@ -97,6 +104,11 @@ export interface Store<Target = unknown> {
    * limits, which count them with the rule's own rows. Empty when nothing cascades.
    */
   countCascades?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<Record<string, number>>;
+  /**
+   * `cascade:` rules: objects (files, S3 keys) the selected rows own, by store: the
+   * non-NULL template values among them, for `plan`. Empty when the rule has none.
+   */
+  countObjects?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<Record<string, number>>;
   /**
    * For `plan --diff`: items the rule would change now that `previous` (the same rule in
    * an older config) would not, and the reverse. Stores that cannot compare omit it.

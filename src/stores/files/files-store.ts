@@ -5,7 +5,8 @@ import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { expiredRangesOf, type Selection } from '../selection.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
-import { removeUnder } from './delete-confined.js';
+import { deleteConfined, removeUnder } from './delete-confined.js';
+import type { ObjectDeleter, ObjectDeletion } from '../owned-objects.js';
 import { anchorPatternProblem, anchorRegExp, type FilesRule, type FilesTarget } from './files-target.js';
 import { capturedDate, NS_PER_MS, parsePathDate } from './path-anchor.js';
 import { globProblem, PathGlob } from './path-glob.js';
@@ -46,7 +47,7 @@ interface Survey {
  * The audit entry is written after the change ('change-then-record'): a file system has
  * no transaction to share with the state database.
  */
-export class FilesStore implements Store<FilesTarget> {
+export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
   readonly kind = 'files';
 
   constructor(
@@ -195,6 +196,27 @@ export class FilesStore implements Store<FilesTarget> {
     } catch (error) {
       throw new UserError(`rule ${rule.id}: path ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Row-to-file cascades: deletes each named file (a path relative to the root, from a
+   * database row, so untrusted) through `deleteConfined`: a path that is absolute, has
+   * `..`, or meets a symbolic link or a non-regular file is refused and left. A root that
+   * cannot be opened fails the whole call; one file's failure (EACCES) is that file's,
+   * reported by code only (the path may hold personal data).
+   */
+  async deleteObjects(names: readonly string[]): Promise<ObjectDeletion[]> {
+    const realRoot = await this.#realRoot();
+    const results: ObjectDeletion[] = [];
+    for (const name of names) {
+      try {
+        results.push(await deleteConfined(realRoot, name));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException)?.code ?? 'EIO';
+        results.push({ failed: `${REASONS[code] ?? code} (${code})` });
+      }
+    }
+    return results;
   }
 
   /** The root's real path (a symlinked root is followed once, here); a UserError naming it when it is not a usable directory. */

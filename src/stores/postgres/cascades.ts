@@ -325,7 +325,9 @@ export async function applyCascadingBatch(
   batch: { rule: Rule; ranges: readonly AnchorRange[]; keyRange: KeyRange; dryRun: boolean; context: AnonymizeContext },
   table: TableInfo,
   cascades: Cascades,
-): Promise<{ rows: number; cascaded: Record<string, number> }> {
+  /** `cascade:` rules: wraps the DELETE so the same statement queues the deleted rows' objects. */
+  queueObjects?: (remove: Statement) => Statement,
+): Promise<{ rows: number; cascaded: Record<string, number>; objects?: Record<string, number> }> {
   const { rule, ranges, keyRange, context } = batch;
   if (batch.dryRun) {
     const params = new Params();
@@ -341,10 +343,19 @@ export async function applyCascadingBatch(
     cascaded[target.label] = counted;
   }
   if (keys.length === 0) return { rows: 0, cascaded };
-  const deleted = (await client.query(deleteLockedStatement(rule, table, ranges, keyRange, keys, context))).rowCount ?? 0;
+  const remove = deleteLockedStatement(rule, table, ranges, keyRange, keys, context);
+  let deleted: number;
+  let objects: Record<string, number> | undefined;
+  if (queueObjects) {
+    const row = (await client.query<{ n: string; objects: Record<string, number> }>(queueObjects(remove))).rows[0]!;
+    deleted = Number(row.n);
+    objects = row.objects;
+  } else {
+    deleted = (await client.query(remove)).rowCount ?? 0;
+  }
   if (deleted !== keys.length) {
     // Locked rows cannot change under us; if they did, the counts are not what happened.
     throw new Error(`rule ${rule.id}: deleted ${deleted} rows of ${table.resolvedName} but locked ${keys.length}; rolled back`);
   }
-  return { rows: deleted, cascaded };
+  return { rows: deleted, cascaded, ...(objects ? { objects } : {}) };
 }

@@ -25,6 +25,8 @@ export interface RangeWork {
 export interface Changed {
   rows: number;
   cascaded?: Record<string, number>;
+  /** Objects queued in the cascade outbox by the same statement, by store. */
+  objects?: Record<string, number>;
 }
 
 export interface IsolatedResult extends Changed {
@@ -85,6 +87,9 @@ export async function changeIsolatingRows(
     result.rows += part.rows;
     for (const [table, n] of Object.entries(part.cascaded ?? {})) {
       result.cascaded = { ...result.cascaded, [table]: (result.cascaded?.[table] ?? 0) + n };
+    }
+    for (const [store, n] of Object.entries(part.objects ?? {})) {
+      result.objects = { ...result.objects, [store]: (result.objects?.[store] ?? 0) + n };
     }
   };
   const split = async (first: number, last: number, failure: unknown): Promise<void> => {

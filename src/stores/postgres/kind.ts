@@ -5,6 +5,7 @@ import type { SqlTarget } from '../sql/sql-target.js';
 import { anchorZoneSetting, resolveSqlTarget, SQL_TARGET_KEYS, sqlRuleProblems, sqlTargetSchema, type ParsedSqlTarget } from '../sql/sql-target-schema.js';
 import { createDatabase } from './connect.js';
 import { PostgresStore } from './postgres-store.js';
+import { cascadeStoreProblems } from './object-outbox.js';
 
 export interface PostgresConfig {
   url: string;
@@ -44,7 +45,7 @@ export const postgresKind: StoreKind<PostgresConfig, SqlTarget, ParsedSqlTarget>
       const what = table.schema === context.stateSchema ? "this config's own state schema (stateSchema)" : 'a PostgreSQL system schema';
       problems.push({ path: `${path}.table`, message: `${table.schema}.${table.name} is in ${table.schema}, ${what}; retention rules never sweep it` });
     }
-    return [...problems, ...sqlRuleProblems(rule, path, 'PostgreSQL')];
+    return [...problems, ...sqlRuleProblems(rule, path, 'PostgreSQL'), ...(context.stores ? cascadeStoreProblems(rule.target.cascade ?? [], context.stores, path) : [])];
   },
   create(name, config, deps) {
     return new PostgresStore(name, createDatabase(config.url, { origin: deps.origin('url') }), { stateSchema: deps.stateSchema });

@@ -8,6 +8,8 @@ import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContex
 import { readTable, type TableInfo } from './catalog.js';
 import { applyCascadingBatch, cascadeCountStatement, cascadeProblems, cascadeTotalStatement, countsByLabel, readCascades } from './cascades.js';
 import { ping, withTransaction, type Database } from './connect.js';
+import type { Statement } from './sql.js';
+import type { SqlClient } from '../../state/sql-client.js';
 import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
 import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
 import { inspectRuleValues, resolvedSchema } from './inspect-rule-values.js';
@@ -22,6 +24,22 @@ import {
   totalStatement,
 } from './statements.js';
 import { structuralProblems } from './structural-problems.js';
+import type { EntrySettlement, ObjectOutbox, OutboxEntry } from '../owned-objects.js';
+import { templateColumns } from '../sql/object-cascade.js';
+import {
+  claimStatement,
+  deleteQueuingObjects,
+  ensureOutboxStatements,
+  objectCountsByStore,
+  objectCountStatement,
+  outboxName,
+  OUTBOX_TABLE,
+  pendingStatement,
+  postponeEntriesStatement,
+  removeEntriesStatement,
+  toEntry,
+  type ClaimedRow,
+} from './object-outbox.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
@@ -31,9 +49,11 @@ const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
  * it); when the store is the state database, its batches run the executor's journal in
  * their own transaction, so the change and its audit entry commit together.
  */
-export class PostgresStore implements Store<SqlTarget> {
+export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   readonly kind = 'postgres';
   readonly #tables = new Map<string, Promise<TableInfo | null>>();
+  /** The cascade outbox exists (created once per process, on first use). */
+  #outboxReady: Promise<string> | null = null;
   /** The state database's schema, never swept however a name resolves; null when unknown (tests). */
   readonly #stateSchema: string | null;
 
@@ -98,6 +118,7 @@ export class PostgresStore implements Store<SqlTarget> {
     // Rows other tables lose through foreign keys: refused unless the rule allows it.
     const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     if (cascades) problems.push(...cascadeProblems(rule, cascades, path));
+    if (rule.target.cascade) problems.push(...(await this.#inspectObjectCascades(rule, table, path)));
     // The state schema (audit log, sweeps) is never a rule's to sweep, however the name resolves.
     if (this.#stateSchema !== null && (await resolvedSchema(this.database, rule.target.table)) === this.#stateSchema) {
       at('table', `${rule.target.table.name} resolves to a table in ${this.#stateSchema}, this config's own state schema (stateSchema); retention rules never sweep it`);
@@ -110,6 +131,14 @@ export class PostgresStore implements Store<SqlTarget> {
     if (!cascades || cascades.targets.length === 0) return {};
     const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, expiredRangesOf(selection), context);
     return countsByLabel(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
+  }
+
+  /** Objects the selected rows own (non-NULL template values), by store. */
+  async countObjects(rule: Rule, selection: Selection, context: StoreContext): Promise<Record<string, number>> {
+    const cascades = rule.action === 'delete' ? rule.target.cascade : undefined;
+    if (!cascades) return {};
+    const statement = objectCountStatement(rule, await this.requireTable(rule), cascades, expiredRangesOf(selection), context, null);
+    return objectCountsByStore(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
   }
 
   async count(rule: Rule, selection: Selection, context: StoreContext): Promise<number> {
@@ -174,6 +203,11 @@ export class PostgresStore implements Store<SqlTarget> {
     const { rule, dryRun, context } = batch;
     const ranges = expiredRangesOf(batch.selection);
     const table = await this.requireTable(rule);
+    // `cascade:`: the rows' objects are queued by the DELETE itself, into an outbox that
+    // exists before the batch's transaction begins (DDL never runs inside a batch).
+    const objectCascades = rule.action === 'delete' ? rule.target.cascade : undefined;
+    const outbox = objectCascades && !dryRun ? await this.#ensureOutbox() : null;
+    const queueObjects = objectCascades && outbox ? (remove: Statement) => deleteQueuingObjects(remove, rule, objectCascades, outbox, batch.origin) : undefined;
     return withTransaction(this.database, async (client) => {
       if (journal && !(await journal.before(client))) return { rows: 0 };
       // Deletes that cascade are counted per table as they happen (read each batch: a
@@ -185,13 +219,23 @@ export class PostgresStore implements Store<SqlTarget> {
         if (refused.length > 0) throw new Error(refused.map((p) => p.message).join('; '));
       }
       const change = async (keyRange: KeyRange, dry: boolean): Promise<Changed> => {
-        if (cascading) return applyCascadingBatch(client, { rule, ranges, context, keyRange, dryRun: dry }, table, cascading);
-        const result = await client.query<{ n: string }>(batchStatement(rule, table, ranges, keyRange, dry, context));
+        if (cascading) return applyCascadingBatch(client, { rule, ranges, context, keyRange, dryRun: dry }, table, cascading, dry ? undefined : queueObjects);
+        const statement = batchStatement(rule, table, ranges, keyRange, dry, context);
+        if (queueObjects && !dry) {
+          const row = (await client.query<{ n: string; objects: Record<string, number> }>(queueObjects(statement))).rows[0]!;
+          return { rows: Number(row.n), objects: row.objects };
+        }
+        const result = await client.query<{ n: string }>(statement);
         return { rows: dry ? Number(result.rows[0]!.n) : (result.rowCount ?? 0) };
       };
       let done: BatchResult;
       if (dryRun) {
         done = await change(batch.keyRange, true);
+        if (objectCascades) {
+          // Counted, never queued: a dry run changes nothing.
+          const statement = objectCountStatement(rule, table, objectCascades, ranges, context, batch.keyRange);
+          done = { ...done, objects: objectCountsByStore(objectCascades, (await client.query<Record<string, string>>(statement)).rows[0]!) };
+        }
       } else {
         // Deferred constraints are checked at each statement, not at COMMIT, so that a row
         // that breaks one fails its own statement and can be isolated.
@@ -211,6 +255,90 @@ export class PostgresStore implements Store<SqlTarget> {
       await journal?.after(client, done);
       return done;
     });
+  }
+
+  /**
+   * One drain step over the cascade outbox: claims due entries (FOR UPDATE SKIP LOCKED),
+   * has `settle` delete their objects, then removes the settled entries and postpones the
+   * rest, in one transaction. A crash anywhere before the COMMIT leaves every entry for the
+   * next drain, which deletes again (an object already gone counts as deleted).
+   */
+  async drainOutbox(
+    limit: number,
+    settle: (entries: readonly OutboxEntry[]) => Promise<EntrySettlement[]>,
+    journal?: (tx: SqlClient) => Promise<void>,
+  ): Promise<number> {
+    if (!(await this.#outboxExists())) return 0;
+    const outbox = this.#outbox();
+    return withTransaction(this.database, async (client) => {
+      const entries = (await client.query<ClaimedRow>(claimStatement(outbox, limit))).rows.map(toEntry);
+      if (entries.length === 0) return 0;
+      const settled = await settle(entries);
+      const done = entries.filter((_, i) => settled[i] === 'done').map((e) => e.id);
+      const failures = entries.flatMap((e, i) => {
+        const s = settled[i];
+        return s === undefined || s === 'done' ? [] : [{ id: e.id, error: s.retry }];
+      });
+      if (done.length > 0) await client.query(removeEntriesStatement(outbox, done));
+      if (failures.length > 0) await client.query(postponeEntriesStatement(outbox, failures));
+      await journal?.(client);
+      return entries.length;
+    });
+  }
+
+  async pendingObjects(): Promise<number> {
+    if (!(await this.#outboxExists())) return 0;
+    const { rows } = await this.database.pool.query<{ n: string }>(pendingStatement(this.#outbox()));
+    return Number(rows[0]!.n);
+  }
+
+  /** The outbox's name; only stores that know the state schema have one. */
+  #outbox(): string {
+    if (this.#stateSchema === null) throw new Error(`store ${this.name} was created without the state schema, which names its cascade outbox`);
+    return outboxName(this.#stateSchema);
+  }
+
+  async #outboxExists(): Promise<boolean> {
+    if (this.#stateSchema === null) return false;
+    const { rows } = await this.database.pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [this.#outbox()]);
+    return rows[0]!.t !== null;
+  }
+
+  /** Creates the outbox once per process (in its own short transaction); its quoted name. */
+  #ensureOutbox(): Promise<string> {
+    if (!this.#outboxReady) {
+      const outbox = this.#outbox();
+      const schema = this.#stateSchema!;
+      this.#outboxReady = withTransaction(this.database, async (client) => {
+        for (const statement of ensureOutboxStatements(schema)) await client.query(statement);
+        return outbox;
+      });
+      this.#outboxReady.catch(() => (this.#outboxReady = null));
+    }
+    return this.#outboxReady;
+  }
+
+  /** `cascade:` against the live table: its template columns exist, and the outbox can be created. */
+  async #inspectObjectCascades(rule: Rule, table: TableInfo, path: string): Promise<ConfigProblem[]> {
+    const problems: ConfigProblem[] = [];
+    (rule.target.cascade ?? []).forEach((cascade, i) => {
+      for (const column of templateColumns(cascade.parts)) {
+        if (!table.columns.has(column)) {
+          problems.push({ path: `${path}.cascade[${i}].path`, message: `column ${column} of template ${JSON.stringify(cascade.path)} does not exist in ${table.resolvedName} (columns: ${[...table.columns.keys()].join(', ')})` });
+        }
+      }
+    });
+    if (this.#stateSchema !== null && rule.action === 'delete') {
+      try {
+        await this.#ensureOutbox();
+      } catch (error) {
+        problems.push({
+          path: `${path}.cascade`,
+          message: `cannot create the cascade outbox ${this.#stateSchema}.${OUTBOX_TABLE} in ${redactUrl(this.database.url)} (store ${this.name}): ${(error as Error).message}; grant this user CREATE on the database, or create it as README.md shows`,
+        });
+      }
+    }
+    return problems;
   }
 
   /** Catalog facts are read once per table per process. */

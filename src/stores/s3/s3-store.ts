@@ -19,6 +19,8 @@ import { parseAnchor, plausible } from './parse-anchor.js';
 import { headObjects, recheckObjects } from './recheck-objects.js';
 import type { S3StoreConfig } from './s3-config.js';
 import type { S3Target } from './s3-target.js';
+import { relativePathProblem } from '../files/delete-confined.js';
+import type { ObjectDeleter, ObjectDeletion } from '../owned-objects.js';
 
 /** Objects per ListObjectsV2 page (S3's maximum), and so judged and deleted together. */
 export const LIST_PAGE = 1_000;
@@ -75,7 +77,7 @@ export interface S3StoreOptions {
  * - DeleteObjects answers per key: a key the server refuses (AccessDenied, an Object Lock
  *   hold) or does not mention is returned in `skipped` with the reason, never counted.
  */
-export class S3Store implements Store<S3Target> {
+export class S3Store implements Store<S3Target>, ObjectDeleter {
   readonly kind = 's3';
   readonly #client: S3Client;
   readonly #place: S3Place;
@@ -136,6 +138,53 @@ export class S3Store implements Store<S3Target> {
   /** One open range: a batch walks the whole prefix (a listing resumes by key, so a retried batch just lists again). */
   async partition(): Promise<KeyRange[]> {
     return [{ after: null, upTo: null }];
+  }
+
+  /**
+   * Row-to-object cascades: deletes exactly the named keys (from database rows, so
+   * untrusted). A key that is not plain (empty, absolute, with `.`/`..`/empty segments or
+   * NUL: a server that normalizes paths could read it as another key or bucket) is refused
+   * and left. A key already gone is `missing`; in a versioned bucket (versions: delete-all)
+   * every version and delete marker of the key goes, and a key with none left is `missing`.
+   */
+  async deleteObjects(names: readonly string[]): Promise<ObjectDeletion[]> {
+    const results: ObjectDeletion[] = names.map((name) => {
+      const problem = relativePathProblem(name);
+      return problem ? { refused: problem } : 'missing';
+    });
+    const plain = names.map((name, i) => ({ name, i })).filter(({ i }) => results[i] === 'missing');
+    if (plain.length === 0) return results;
+    const versions = await this.#versionMode();
+    const entries: ObjectIdentifier[] = [];
+    const wanted = new Map<string, number>();
+    if (versions === 'all') {
+      for (const { name } of plain) {
+        const ids = wanted.has(name) ? [] : await this.#versionsOf(name);
+        if (ids.length > 0) wanted.set(name, ids.length);
+        entries.push(...ids.map((versionId) => ({ Key: name, VersionId: versionId })));
+      }
+    } else {
+      const heads = await headObjects(this.#client, this.#place, plain.map((p) => p.name));
+      plain.forEach(({ name }, n) => {
+        if (heads[n] !== null && !wanted.has(name)) {
+          wanted.set(name, 1);
+          entries.push({ Key: name });
+        }
+      });
+    }
+    const answers = new Map<string, DeleteAnswer[]>();
+    for (const chunk of chunks(entries, DELETE_BATCH)) {
+      for (const [key, list] of await this.#deleteObjects(chunk)) answers.set(key, [...(answers.get(key) ?? []), ...list]);
+    }
+    for (const { name, i } of plain) {
+      if (!wanted.has(name)) continue; // nothing there: missing, counted as deleted
+      const got = answers.get(name) ?? [];
+      const error = got.find((a) => a.error !== undefined)?.error;
+      if (error) results[i] = { failed: `the server refused to delete it (${error})` };
+      else if (got.length < wanted.get(name)!) results[i] = { failed: 'the server did not report it deleted' };
+      else results[i] = 'deleted';
+    }
+    return results;
   }
 
   async apply(batch: BatchSpec<S3Target>): Promise<BatchResult> {

@@ -6,6 +6,7 @@ import { zoneProblem } from '../../policy/time-zone.js';
 import { DECIMAL_NUMBER } from '../../policy/yaml-values.js';
 import type { Action } from '../../policy/rule.js';
 import type { FilterValue, SqlTarget, TableName, WhereFilter } from './sql-target.js';
+import { parsePathTemplate, type ObjectCascade } from './object-cascade.js';
 
 /**
  * The rule fields of a SQL table kind (PostgreSQL, MySQL), as written in the YAML, and
@@ -23,7 +24,7 @@ const whereValue = z.union([scalar, z.null(), z.strictObject({ not: z.union([sca
   error: 'a filter is a value, null, {not: value} or {not: null}',
 });
 
-export const SQL_TARGET_KEYS = ['table', 'key', 'anchor', 'anchorZone', 'where', 'cascades'] as const;
+export const SQL_TARGET_KEYS = ['table', 'key', 'anchor', 'anchorZone', 'where', 'cascades', 'cascade'] as const;
 
 export const sqlTargetSchema = z.strictObject({
   /** The table to sweep. */
@@ -43,6 +44,20 @@ export const sqlTargetSchema = z.strictObject({
    * and audited per table. Without it such a rule is refused at `check`.
    */
   cascades: z.literal('allow', { error: (issue) => `${JSON.stringify(issue.input)} is not a cascades setting (the only one is allow)` }).optional(),
+  /**
+   * Delete rules: objects each row owns in a files or s3 store, by column template
+   * (`[{ store: photos, path: "{file_path}" }]`); deleted with their rows, never before.
+   */
+  cascade: z
+    .array(
+      z.strictObject({
+        store: z.string({ error: 'store is required: the files or s3 store holding the objects' }),
+        path: z.string({ error: 'path is required: a column template naming the object, e.g. "{file_path}"' }),
+      }),
+      { error: 'cascade is a list of { store, path } entries, e.g. [{ store: photos, path: "{file_path}" }]' },
+    )
+    .min(1, { error: 'cascade must name at least one { store, path } entry (or be left out)' })
+    .optional(),
 });
 
 export type ParsedSqlTarget = z.infer<typeof sqlTargetSchema>;
@@ -74,7 +89,20 @@ export function resolveSqlTarget(parsed: ParsedSqlTarget, context: TargetContext
           : { name: context.timezone, from: 'timezone' },
     where: buildWhere(parsed.where ?? {}, `${path}.where`, context.numberSource, problems),
     ...(parsed.cascades === 'allow' ? { cascades: 'allow' as const } : {}),
+    ...(parsed.cascade ? { cascade: objectCascades(parsed.cascade, `${path}.cascade`, problems) } : {}),
   };
+}
+
+/** `cascade:` entries with their templates parsed; a malformed template is a problem at its path. */
+function objectCascades(entries: readonly { store: string; path: string }[], path: string, problems: ConfigProblem[]): ObjectCascade[] {
+  return entries.map(({ store, path: template }, i) => {
+    const parsed = parsePathTemplate(template);
+    if ('problem' in parsed) {
+      problems.push({ path: `${path}[${i}].path`, message: parsed.problem });
+      return { store, path: template, parts: [] };
+    }
+    return { store, path: template, parts: parsed.parts };
+  });
 }
 
 /**
@@ -84,13 +112,16 @@ export function resolveSqlTarget(parsed: ParsedSqlTarget, context: TargetContext
 export function sqlRuleProblems(rule: { action: Action; anonymize: readonly { column: string }[]; target: SqlTarget }, path: string, engine: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const problem = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
-  const { key, anchor, cascades } = rule.target;
+  const { key, anchor, cascades, cascade } = rule.target;
   for (const { column } of rule.anonymize) {
     if (column === key) problem(`anonymize.${column}`, `cannot anonymize the key column ${column}: sweeps are chunked by it`);
     if (column === anchor) problem(`anonymize.${column}`, `cannot anonymize the anchor column ${column}: expiry is computed from it`);
   }
   if (cascades !== undefined && rule.action !== 'delete') {
     problem('cascades', `cascades is for rules that delete rows of a ${engine} table; an anonymize rule deletes nothing, so nothing cascades`);
+  }
+  if (cascade !== undefined && rule.action !== 'delete') {
+    problem('cascade', `cascade is for rules that delete rows of a ${engine} table: a row's files go when the row goes, and an anonymize rule deletes no row`);
   }
   return problems;
 }

@@ -1,4 +1,5 @@
 import type { Rule } from '../../policy/rule.js';
+import type { ObjectCascade } from './object-cascade.js';
 
 /** A possibly schema-qualified table name. */
 export interface TableName {
@@ -48,6 +49,12 @@ export interface SqlTarget {
    * rule is refused. Optional so that rules without it keep their definition hash.
    */
   cascades?: 'allow';
+  /**
+   * Delete rules (`cascade:` in the YAML): objects in files/S3 stores each row owns, named
+   * by column templates; a deleted row's objects go with it, through the outbox. Absent
+   * when the rule has none, so that rules without it keep their definition hash.
+   */
+  cascade?: ObjectCascade[];
 }
 
 export type SqlRule = Rule<SqlTarget>;
