@@ -11,8 +11,9 @@ export const DEMO_SCHEMA = 'retention_demo';
 
 /** Rows per table; 110,000 in all. */
 export const DEMO_ROWS = {
-  letsai_id_photos: 30_000,
-  percent_login_logs: 40_000,
+  // Each photo row owns a file the demo writes and the sweep deletes: fewer rows, a fast demo.
+  letsai_id_photos: 10_000,
+  percent_login_logs: 60_000,
   percent_accounts: 20_000,
   wentong_documents: 15_000,
   udesk_contacts: 5_000,
@@ -32,12 +33,14 @@ export function createTablesSql(schema: string): string {
   return `
 CREATE SCHEMA ${s};
 
--- LetsAI ID Photo: photos may be downloaded for 180 days after payment, then deleted.
+-- LetsAI ID Photo: photos may be downloaded for 180 days after payment, then deleted,
+-- the photo file with its row.
 CREATE TABLE ${s}.letsai_id_photos (
   id          bigserial PRIMARY KEY,
   user_uid    text NOT NULL,
   order_no    text NOT NULL UNIQUE,
   photo_url   text NOT NULL,
+  file_path   text,                  -- the photo file, relative to the photos store's root; NULL: none
   created_at  timestamptz NOT NULL,
   paid_at     timestamptz            -- NULL: not paid (yet)
 );
@@ -96,9 +99,11 @@ export function fillTablesSql(schema: string): string[] {
   const ago = (r: string) => `date_trunc('second', now() - interval '${HISTORY}' * ${r})`;
   return [
     `SELECT setseed(${SEED})`,
-    // 1 in 20 photos was never paid for: no anchor, never expires under the rule.
-    `INSERT INTO ${s}.letsai_id_photos (user_uid, order_no, photo_url, created_at, paid_at)
+    // 1 in 20 photos was never paid for: no anchor, never expires under the rule. Every photo
+    // has its file on the server (file_path, by month made), which the demo writes.
+    `INSERT INTO ${s}.letsai_id_photos (user_uid, order_no, photo_url, file_path, created_at, paid_at)
      SELECT 'uid-' || (g % 9000), 'LA' || lpad(g::text, 9, '0'), 'https://photos.example/' || md5(g::text) || '.jpg',
+            'letsai/' || to_char(c AT TIME ZONE 'UTC', 'YYYY/MM') || '/LA' || lpad(g::text, 9, '0') || '.jpg',
             c, CASE WHEN g % 20 = 0 THEN NULL ELSE least(date_trunc('second', now()), c + interval '1 minute' * floor(random() * 90)) END
        FROM (SELECT g, ${ago('random()')} AS c FROM generate_series(1, ${DEMO_ROWS.letsai_id_photos}) g) x`,
     `INSERT INTO ${s}.percent_login_logs (account_id, ip, user_agent, logged_in_at)

@@ -1,35 +1,51 @@
 /**
  * `npm run demo`: the retention scheduler end to end, on the real services, as a user runs it.
  *
- * 1. Resets the demo: drops schema retention_demo (the application tables) and the state
- *    schema of config/retention.yaml, and clears its BullMQ keys (only those under its
- *    queue prefix, $RETENTION_QUEUE_PREFIX or retention-demo). Rerunnable.
- * 2. Builds tables modelled on the seed privacy policies and fills them with 110,000
+ * 1. Starts an S3-compatible server (s3rver, an npm package) on a loopback port for this run
+ *    only, with DEMO-ONLY credentials; it is stopped when the demo ends, also on an error or
+ *    Ctrl-C (and ends by itself if the demo is killed).
+ * 2. Resets the demo: drops schema retention_demo (the application tables) and the state
+ *    schema of config/retention.yaml, and clears its Redis keys (only those under its queue
+ *    prefix, $RETENTION_QUEUE_PREFIX or retention-demo, and under that prefix + ".sessions"),
+ *    its photo directory (/tmp/<prefix>-photos) and its MariaDB database (retention_demo).
+ *    Rerunnable.
+ * 3. Builds tables modelled on the seed privacy policies and fills them with 110,000
  *    synthetic rows spread over six years (NULL anchors and rows outside a rule's `where`
- *    included), with INSERT ... SELECT generate_series.
- * 3. Drives the real CLI (`node scripts/retention.mjs ... --json`): check, plan, run --all
+ *    included), with INSERT ... SELECT generate_series; LetsAI's ID photo files, owned by
+ *    their rows (the rule's `cascade:`); PERCENT's login sessions as Redis sorted sets;
+ *    Wentong Cloud's uploaded documents in an S3 bucket, each of a known age; Udesk's
+ *    conversations in a MariaDB/MySQL database of its own.
+ * 4. Drives the real CLI (`node scripts/retention.mjs ... --json`): check, plan, run --all
  *    (confirming the sweeps the blast-radius limit stops, as an operator would), audit
  *    verify, audit list.
- * 4. Checks every number it prints against SQL of its own: plan against an independent
- *    expiry count (PostgreSQL interval arithmetic, not the scheduler's), run against the
- *    before/after row counts, the audit log against both. Exits 1 naming the first
+ * 5. Checks every number it prints against a reading of its own: plan against an independent
+ *    expiry count (PostgreSQL interval arithmetic over the rows, and over the times of the
+ *    members, objects and MariaDB rows read with ZRANGE, ListObjectsV2 and SELECT, not the
+ *    scheduler's code), run against the before/after counts, the photo files on disk against
+ *    their rows, the audit log against all of them. Exits 1 naming the first
  *    disagreement.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { AuditRecord } from '../src/audit/audit-entry.js';
 import { formatTable } from '../src/cli/format-table.js';
 import { UserError } from '../src/errors.js';
 import { describeOrigin, type Config } from '../src/policy/config.js';
+import type { Rule as ConfigRule } from '../src/policy/rule.js';
 import { loadConfig } from '../src/policy/load-config.js';
 import { STORE_KINDS } from '../src/stores/registry.js';
 import { sqlRule, type SqlRule as Rule } from '../src/stores/sql/sql-target.js';
 import { redactUrl } from '../src/redact.js';
 import { clearDemoQueueKeys } from './demo-queue-keys.js';
 import { buildDemoSchema, DEMO_ROWS, DEMO_SCHEMA, HISTORY } from './demo-schema.js';
+import { connectMysql, databaseOf, mysqlDatabaseProblem, udeskConversations } from './demo-mysql.js';
+import { idPhotoFiles, photoRootProblem, type DemoPhotos, type PhotoSurvey } from './demo-photos.js';
+import { loginSessions, uploadedDocuments, type DemoObjects, type ObjectSurvey } from './demo-stores.js';
+import { LOOPBACK_S3_CREDENTIALS, startS3Server, type LoopbackS3 } from './loopback-s3.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG_FILE = 'config/retention.yaml';
@@ -44,13 +60,33 @@ const SAFETY_MARGIN = '1 hour';
 const EXIT_BLOCKED = 3;
 /** A confirmation covers a count; if more rows expired meanwhile, confirm again (this often). */
 const CONFIRM_ATTEMPTS = 3;
+/**
+ * The demo's Redis keys besides the queue's: `<queuePrefix>.sessions:...`. A queue prefix
+ * cannot hold a `.`, so no one's queue keys start so, and no one else's sessions keys.
+ */
+const sessionsPrefix = (config: Config) => `${config.queuePrefix}.sessions`;
+/** The rules over the demo's other stores, by id, and what each sweeps. */
+const SESSIONS_RULE = 'percent-login-sessions';
+const DOCUMENTS_RULE = 'wentong-uploaded-documents';
+/** The rule whose rows own files (its `cascade:`), and the store they are in. */
+const PHOTOS_RULE = 'letsai-id-photos';
+/** The rule on the MariaDB/MySQL table. */
+const CONVERSATIONS_RULE = 'udesk-conversation-deletion-requests';
 
 /** A disagreement between what the product reported and what SQL measures. */
 class DemoFailure extends Error {}
 
 interface PlanJson {
   now: string;
-  rules: { id: string; action: string; affected: number; blocked?: { reason: string; confirm: string } }[];
+  rules: {
+    id: string;
+    action: string;
+    affected: number;
+    unjudged: Record<string, number>;
+    /** `cascade:` rules: the objects the due rows own, by store. */
+    objects?: Record<string, number>;
+    blocked?: { reason: string; confirm: string };
+  }[];
 }
 
 interface RunJson {
@@ -80,18 +116,73 @@ async function main(): Promise<void> {
     say('Never use it for real data; set your own secret of at least 32 bytes, kept outside the database.');
   }
 
+  // The documents store: an S3-compatible server of this run's own, on a loopback port. Its
+  // credentials replace any AWS_* of the caller's in the commands the demo runs, so a real
+  // account's keys are never sent to it (and the demo never reaches a real bucket).
+  const s3 = await startS3Server().catch((error: Error) => {
+    throw new DemoFailure(`cannot start the loopback S3 server (s3rver, installed by npm ci): ${error.message}`);
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\ndemo interrupted (${signal}): stopping the command it runs and the loopback S3 server`);
+    running?.kill(signal);
+    void s3.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    childEnv.RETENTION_DEMO_S3_ENDPOINT = s3.endpoint;
+    childEnv.AWS_ACCESS_KEY_ID = LOOPBACK_S3_CREDENTIALS.accessKeyId;
+    childEnv.AWS_SECRET_ACCESS_KEY = LOOPBACK_S3_CREDENTIALS.secretAccessKey;
+    delete childEnv.AWS_SESSION_TOKEN;
+    say(`Started an S3-compatible server (s3rver) for this run at ${s3.endpoint}; stopped when the demo ends.`);
+    say(`Its credentials (AWS_ACCESS_KEY_ID=${LOOPBACK_S3_CREDENTIALS.accessKeyId}, its fixed test account) are DEMO-ONLY, set for the demo's commands only.`);
+    await demo(childEnv, s3);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await s3.stop();
+  }
+  say(`\nAll numbers above agree with the demo's own counts. Demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+}
+
+async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> {
   const config = loadConfig(CONFIG_FILE, childEnv, STORE_KINDS);
-  refuseNonDemoState(config);
+  refuseNonDemoState(config, s3);
+  const photosRoot = photoStoreRoot(config);
+  const rootProblem = await photoRootProblem(photosRoot);
+  if (rootProblem) throw new DemoFailure(rootProblem);
   const storeUrl = singleStoreUrl(config);
   const db = new pg.Client({ connectionString: storeUrl });
   await db.connect().catch((error: Error) => {
-    throw new DemoFailure(`cannot connect to PostgreSQL at ${redactUrl(storeUrl)} (${describeOrigin(config, `stores.${config.rules[0]!.store}.url`)}): ${error.message}`);
+    throw new DemoFailure(`cannot connect to PostgreSQL at ${redactUrl(storeUrl)} (${describeOrigin(config, `stores.${sqlRules(config)[0]!.store}.url`)}): ${error.message}`);
   });
+  const sessionsStore = objectRule(config, SESSIONS_RULE).store;
+  const sessionsUrl = String(config.stores[sessionsStore]!.url);
+  const redis = new Redis(sessionsUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  const documents = config.stores[objectRule(config, DOCUMENTS_RULE).store]!;
+  const s3Client = new S3Client({ endpoint: s3.endpoint, region: String(documents.region), forcePathStyle: true, credentials: LOOPBACK_S3_CREDENTIALS });
+  const mysqlStore = objectRule(config, CONVERSATIONS_RULE).store;
+  const mysqlUrl = String(config.stores[mysqlStore]!.url);
+  let mysqlConnection: Awaited<ReturnType<typeof connectMysql>> | null = null;
   try {
+    await redis.connect().catch((error: Error) => {
+      throw new DemoFailure(`cannot connect to Redis at ${redactUrl(sessionsUrl)} (${describeOrigin(config, `stores.${sessionsStore}.url`)}): ${error.message}`);
+    });
+    mysqlConnection = await connectMysql(mysqlUrl).catch((error: Error) => {
+      throw new DemoFailure(`cannot connect to MariaDB/MySQL at ${redactUrl(mysqlUrl)} (${describeOrigin(config, `stores.${mysqlStore}.url`)}): ${error.message}`);
+    });
+    // Every store besides the PostgreSQL tables, by the rule that sweeps it.
+    const objects = new Map<string, DemoObjects>([
+      [SESSIONS_RULE, loginSessions(SESSIONS_RULE, redis, sessionsPrefix(config))],
+      [DOCUMENTS_RULE, uploadedDocuments(DOCUMENTS_RULE, s3Client, s3, String(documents.bucket), String(objectRule(config, DOCUMENTS_RULE).target.prefix))],
+      [CONVERSATIONS_RULE, udeskConversations(CONVERSATIONS_RULE, mysqlConnection, databaseOf(mysqlUrl)!)],
+    ]);
+    const photos = idPhotoFiles(db, DEMO_SCHEMA, photosRoot);
     // The independent checks do calendar arithmetic in the rules' zone, as the scheduler does.
     await db.query(`SELECT set_config('TimeZone', $1, false)`, [config.timezone]);
-    await reset(config, db);
-    await describeData(config, db);
+    await reset(config, db, objects, photos);
+    await describeData(config, db, objects, photos);
 
     heading('retention check');
     const check = await cli(['check'], childEnv);
@@ -99,17 +190,23 @@ async function main(): Promise<void> {
 
     heading('retention plan (changes nothing)');
     const plan = json<PlanJson>(await cli(['plan', '--json'], childEnv), 'plan');
-    await showPlan(config, db, plan);
+    await showPlan(config, db, plan, objects);
 
     const before = await measure(config, db, plan.now);
+    const objectsBefore = await measureObjects(config, db, objects, plan.now);
+    const photosBefore = await photos.survey();
 
     heading('retention run --all');
     const affected = await runAll(config, childEnv);
 
-    heading('before / after, counted by SQL');
+    heading('before / after, counted by the demo');
     const after = await measure(config, db, plan.now);
+    const objectsAfter = await measureObjects(config, db, objects, plan.now);
+    const photosAfter = await photos.survey();
     const audit = json<AuditRecord[]>(await cli(['audit', 'list', '--json', '--limit', '100000'], childEnv), 'audit list');
     await compare(config, db, before, after, affected, audit);
+    await compareObjects(config, db, objects, objectsBefore, objectsAfter, affected, audit);
+    comparePhotos(config, photos, photosBefore, photosAfter, audit, plan.rules.find((r) => r.id === PHOTOS_RULE)?.objects?.[photoStoreName(config)] ?? 0);
     await showAnonymized(config, db);
 
     heading('retention audit verify');
@@ -118,14 +215,22 @@ async function main(): Promise<void> {
     checkAudit(config, verify.stdout, audit, affected);
   } finally {
     await db.end();
+    redis.disconnect();
+    s3Client.destroy();
+    await mysqlConnection?.end();
   }
-  say(`\nAll numbers above agree with SQL. Demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
-  say(`Look around: psql ${redactUrl(storeUrl)} -c 'SELECT * FROM ${DEMO_SCHEMA}.percent_accounts WHERE closed_at IS NOT NULL LIMIT 5'`);
+  say(`\nLook around: psql ${redactUrl(storeUrl)} -c 'SELECT * FROM ${DEMO_SCHEMA}.percent_accounts WHERE closed_at IS NOT NULL LIMIT 5'`);
+  say(`            redis-cli --scan --pattern '${sessionsPrefix(config)}:*' | head`);
+  say(`            find ${photosRoot} -type f | head`);
   say(`            node ${CLI} audit list --config ${CONFIG_FILE}`);
+  say('            (the S3 bucket went with its server; `check` and `plan` on this config now report it unreachable)');
 }
 
-/** The demo drops its state schema and queue keys: refuse to do that to anything not named for the demo. */
-function refuseNonDemoState(config: Config): void {
+/**
+ * The demo drops its state schema and deletes Redis keys and files: refuse to do that to
+ * anything not named for the demo, and to run rules it cannot check.
+ */
+function refuseNonDemoState(config: Config, s3: LoopbackS3): void {
   if (!config.stateSchema.startsWith('retention_demo') || !config.queuePrefix.includes('demo')) {
     throw new DemoFailure(
       `${CONFIG_FILE} has stateSchema ${config.stateSchema} and queuePrefix ${config.queuePrefix}; the demo resets both, ` +
@@ -133,18 +238,51 @@ function refuseNonDemoState(config: Config): void {
         '(set RETENTION_QUEUE_PREFIX to one, e.g. alice-demo)',
     );
   }
-  for (const rule of demoRules(config)) {
+  for (const rule of sqlRules(config)) {
     if (rule.target.table.schema !== DEMO_SCHEMA) throw new DemoFailure(`rule ${rule.id} sweeps ${rule.target.table.schema}.${rule.target.table.name}; the demo only sweeps tables in ${DEMO_SCHEMA}`);
+  }
+  const sessions = objectRule(config, SESSIONS_RULE);
+  const wantKeys = `${sessionsPrefix(config)}:percent:logins:*`;
+  if (sessions.kind !== 'redis' || sessions.target.keys !== wantKeys) {
+    throw new DemoFailure(`rule ${SESSIONS_RULE} must sweep the demo's own keys ${wantKeys} on a redis store; it sweeps ${String(sessions.target.keys)} (${sessions.kind})`);
+  }
+  const documents = objectRule(config, DOCUMENTS_RULE);
+  const endpoint = config.stores[documents.store]!.endpoint;
+  if (documents.kind !== 's3' || endpoint !== s3.endpoint) {
+    throw new DemoFailure(`rule ${DOCUMENTS_RULE} must sweep the demo's own loopback S3 server (${s3.endpoint}, from $RETENTION_DEMO_S3_ENDPOINT); its store is ${documents.kind} at ${String(endpoint)}`);
+  }
+  photoStoreRoot(config);
+  const conversations = objectRule(config, CONVERSATIONS_RULE);
+  if (conversations.kind !== 'mysql') throw new DemoFailure(`rule ${CONVERSATIONS_RULE} must be on a mysql store; it is on ${conversations.kind}`);
+  const mysqlProblem = mysqlDatabaseProblem(String(config.stores[conversations.store]!.url));
+  if (mysqlProblem) throw new DemoFailure(mysqlProblem);
+  const known = new Set([...sqlRules(config).map((r) => r.id), SESSIONS_RULE, DOCUMENTS_RULE, CONVERSATIONS_RULE]);
+  for (const rule of config.rules) {
+    if (!known.has(rule.id)) throw new DemoFailure(`rule ${rule.id} (${rule.kind}) is not one the demo builds data for and checks; remove it from ${CONFIG_FILE} or teach scripts/demo.ts about it`);
   }
 }
 
+/** The root of the files store the ID photo rows' `cascade:` names (the demo's own, checked before any reset). */
+function photoStoreRoot(config: Config): string {
+  const cascade = sqlRules(config).find((r) => r.id === PHOTOS_RULE)?.target.cascade ?? [];
+  if (cascade.length !== 1 || cascade[0]!.path !== '{file_path}') {
+    throw new DemoFailure(`rule ${PHOTOS_RULE} must own its photo files: cascade: [{ store: photos, path: "{file_path}" }]`);
+  }
+  const store = config.stores[cascade[0]!.store];
+  if (store?.kind !== 'files') throw new DemoFailure(`rule ${PHOTOS_RULE}'s cascade must name a files store; ${cascade[0]!.store} is ${store?.kind ?? 'not defined'}`);
+  return String(store.root);
+}
+
+const photoStoreName = (config: Config) => sqlRules(config).find((r) => r.id === PHOTOS_RULE)!.target.cascade![0]!.store;
+
+/** The PostgreSQL rules' database: all in one. */
 function singleStoreUrl(config: Config): string {
-  const urls = new Set(config.rules.map((r) => String(config.stores[r.store]!.url)));
-  if (urls.size !== 1) throw new DemoFailure(`the demo expects every rule in one database; ${CONFIG_FILE} uses ${urls.size}`);
+  const urls = new Set(sqlRules(config).map((r) => String(config.stores[r.store]!.url)));
+  if (urls.size !== 1) throw new DemoFailure(`the demo expects every PostgreSQL rule in one database; ${CONFIG_FILE} uses ${urls.size}`);
   return [...urls][0]!;
 }
 
-async function reset(config: Config, db: pg.Client): Promise<void> {
+async function reset(config: Config, db: pg.Client, objects: ReadonlyMap<string, DemoObjects>, photos: DemoPhotos): Promise<void> {
   heading('reset and build the demo data');
   const state = new pg.Client({ connectionString: config.state });
   await state.connect().catch((error: Error) => {
@@ -170,13 +308,25 @@ async function reset(config: Config, db: pg.Client): Promise<void> {
   const t0 = performance.now();
   await buildDemoSchema(db, DEMO_SCHEMA);
   const total = Object.values(DEMO_ROWS).reduce((a, b) => a + b, 0);
-  say(`rebuilt schema ${DEMO_SCHEMA} in ${redactUrl(String(config.stores[config.rules[0]!.store]!.url))}: ${n(total)} rows, anchors over the past ${HISTORY}, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  say(`rebuilt schema ${DEMO_SCHEMA} in ${redactUrl(singleStoreUrl(config))}: ${n(total)} rows, anchors over the past ${HISTORY}, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const tp = performance.now();
+  const built = await photos.build();
+  say(`rebuilt ${photos.root}: ${n(built.files)} ID photo files, one per row of ${photos.table} with a file_path (and 3 samples no row owns), in ${((performance.now() - tp) / 1000).toFixed(1)} s`);
+  if (built.escapeRowId !== null) say(`  row ${built.escapeRowId} (expired) names a file outside the root with "../": the cascade must refuse it and leave that file`);
+  // Whole seconds of the database's clock: the tables' `now()`, within the build's moment.
+  const { rows } = await db.query<{ ms: string }>(`SELECT floor(extract(epoch FROM now()) * 1000) AS ms`);
+  const nowMs = Number(rows[0]!.ms);
+  for (const o of objects.values()) {
+    const t1 = performance.now();
+    await o.build(nowMs);
+    say(`rebuilt ${o.counted} (rule ${o.ruleId}) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  }
 }
 
 /** What each rule sees in the fresh data: its scope, the rows its filter leaves out, NULL anchors. */
-async function describeData(config: Config, db: pg.Client): Promise<void> {
+async function describeData(config: Config, db: pg.Client, objects: ReadonlyMap<string, DemoObjects>, photos: DemoPhotos): Promise<void> {
   const rows = [];
-  for (const rule of demoRules(config)) {
+  for (const rule of sqlRules(config)) {
     const p: unknown[] = [];
     const scope = scopeSql(rule, p);
     const { rows: r } = await db.query<{ total: string; scope: string; nulls: string }>(
@@ -191,22 +341,61 @@ async function describeData(config: Config, db: pg.Client): Promise<void> {
   say();
   say(formatTable(['rule', 'table', 'rows', 'outside where', 'anchor NULL', 'expires at'], rows));
   say('Rows outside a rule\'s where and rows whose anchor is NULL must never be touched by it; the demo checks that below.');
+  const others = [];
+  for (const o of objects.values()) {
+    const rule = objectRule(config, o.ruleId);
+    const survey = await o.survey();
+    others.push([o.ruleId, o.counted, survey.anchors.length, survey.unjudged, survey.outside, `${anchorName(rule)} + ${rule.retain}`]);
+  }
+  say();
+  say(formatTable(['rule', 'items', 'judged', 'not judged', 'outside', 'expires at'], others));
+  for (const o of objects.values()) say(`${o.ruleId}: not judged: ${o.unjudgedAre}; outside: ${o.outsideAre}.`);
+  say('Items a rule cannot judge and items outside its target must never be touched by it; the demo checks that below.');
+  const p = await photos.survey();
+  say(`\n${PHOTOS_RULE} owns files (cascade): ${n(p.files)} files under ${photos.root}, ${n(p.owningRows)} rows naming one, ${p.samples} samples no row owns.`);
+  say('A file goes only with its row, after the row is gone: never an orphan file, never a row without its file.');
 }
 
-async function showPlan(config: Config, db: pg.Client, plan: PlanJson): Promise<void> {
+async function showPlan(config: Config, db: pg.Client, plan: PlanJson, objects: ReadonlyMap<string, DemoObjects>): Promise<void> {
   expectRuleIds(config, plan.rules.map((r) => r.id), 'plan --json');
   const rows = [];
   for (const r of plan.rules) {
-    const rule = ruleById(config, r.id);
-    const expected = await dueCount(rule, db, plan.now);
-    if (expected !== r.affected) {
-      throw new DemoFailure(`plan says rule ${r.id} would ${r.action} ${r.affected} rows at ${plan.now}, but SQL counts ${expected} rows whose ${rule.target.anchor} + ${rule.retain} <= that instant`);
+    const o = objects.get(r.id);
+    let expected: number;
+    let unjudged = '';
+    if (o) {
+      const rule = objectRule(config, r.id);
+      const survey = await o.survey();
+      expected = (await anchorCounts(db, survey, rule.retain, plan.now)).due;
+      if (expected !== r.affected) {
+        throw new DemoFailure(`plan says rule ${r.id} would ${r.action} ${r.affected} ${o.counted} at ${plan.now}, but the demo counts ${expected} whose ${anchorName(rule)} + ${rule.retain} <= that instant`);
+      }
+      const reported = Object.values(r.unjudged).reduce((a, b) => a + b, 0);
+      if (reported !== survey.unjudged) {
+        throw new DemoFailure(`plan says rule ${r.id} cannot judge ${reported} items (${JSON.stringify(r.unjudged)}), but the demo planted ${survey.unjudged} (${o.unjudgedAre})`);
+      }
+      unjudged = String(reported);
+    } else {
+      const rule = ruleById(config, r.id);
+      expected = await dueCount(rule, db, plan.now);
+      if (expected !== r.affected) {
+        throw new DemoFailure(`plan says rule ${r.id} would ${r.action} ${r.affected} rows at ${plan.now}, but SQL counts ${expected} rows whose ${rule.target.anchor} + ${rule.retain} <= that instant`);
+      }
     }
-    rows.push([r.id, r.action, rule.retain, r.affected, expected, r.blocked ? 'needs --confirm' : 'ok']);
+    rows.push([r.id, r.action, ruleRetain(config, r.id), r.affected, expected, unjudged, r.blocked ? 'needs --confirm' : 'ok']);
+  }
+  const photos = plan.rules.find((r) => r.id === PHOTOS_RULE)!;
+  const photoStore = photoStoreName(config);
+  const owned = await dueCount(ruleById(config, PHOTOS_RULE), db, plan.now, 'file_path');
+  if ((photos.objects?.[photoStore] ?? 0) !== owned) {
+    throw new DemoFailure(`plan says the due rows of ${PHOTOS_RULE} own ${photos.objects?.[photoStore] ?? 0} objects in store ${photoStore}, but SQL counts ${owned} due rows with a file_path`);
   }
   say(`now: ${plan.now} (the state database's clock)\n`);
-  say(formatTable(['rule', 'action', 'retain', 'would affect', 'SQL count', 'limits'], rows));
-  say('"SQL count": the demo\'s own count of due rows, with PostgreSQL interval arithmetic; it matches.');
+  say(formatTable(['rule', 'action', 'retain', 'would affect', 'own count', 'not judged', 'limits'], rows));
+  say('"own count": the demo\'s own count of due items (rows by SQL; members by ZRANGE, objects by ListObjectsV2, MariaDB rows by');
+  say('SELECT), all with PostgreSQL interval arithmetic; it matches. "not judged": what plan reports it cannot date, exactly what the');
+  say('demo built.');
+  say(`${PHOTOS_RULE}: its due rows own ${n(owned)} photo files in store ${photoStore} (plan's "objects"; SQL: due rows with a file_path).`);
   const blocked = plan.rules.filter((r) => r.blocked);
   if (blocked.length > 0) {
     say(`\n${blocked.length} rule(s) would change more than the default blast-radius limit (20% of a table) at once:`);
@@ -239,7 +428,7 @@ async function runAll(config: Config, env: NodeJS.ProcessEnv): Promise<Map<strin
       if (!r) throw new DemoFailure(`run --rule ${b.id} --json did not report rule ${b.id}`);
       if (!r.blocked) {
         affected.set(b.id, (affected.get(b.id) ?? 0) + r.affected);
-        say(`  ${b.id}: ${r.action} ${n(r.affected)} rows (confirmed up to ${n(b.blocked!.affected)})`);
+        say(`  ${b.id}: ${r.action} ${n(r.affected)} ${unitOf(config, b.id)} (confirmed up to ${n(b.blocked!.affected)})`);
         break;
       }
       // More rows expired since the token was made: it covers a count, so ask again.
@@ -264,7 +453,7 @@ interface Measure {
 
 async function measure(config: Config, db: pg.Client, at: string): Promise<Map<string, Measure>> {
   const out = new Map<string, Measure>();
-  for (const rule of demoRules(config)) {
+  for (const rule of sqlRules(config)) {
     const p: unknown[] = [];
     const scope = scopeSql(rule, p);
     const done = rule.action === 'anonymize' ? anonymizedSql(rule) : 'false';
@@ -300,7 +489,7 @@ async function compare(
 ): Promise<void> {
   const rows = [];
   const problems: string[] = [];
-  for (const rule of demoRules(config)) {
+  for (const rule of sqlRules(config)) {
     const b = before.get(rule.id)!;
     const a = after.get(rule.id)!;
     const reported = affected.get(rule.id) ?? 0;
@@ -322,13 +511,13 @@ async function compare(
   say(`"young": rows whose period ends more than ${SAFETY_MARGIN} after the plan's now; "NULL anchor": rows that are never due.`);
   say('Both must be untouched. "due left": rows due at the sweep\'s own now that are still there (must be 0).');
 
-  const tables = [...new Set(demoRules(config).map(tableName))];
+  const tables = [...new Set(sqlRules(config).map(tableName))];
   const totals = [];
   for (const table of tables) {
-    const rule = demoRules(config).find((r) => tableName(r) === table)!;
+    const rule = sqlRules(config).find((r) => tableName(r) === table)!;
     const { rows: r } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${tableSql(rule)}`);
     const initial = DEMO_ROWS[rule.target.table.name as keyof typeof DEMO_ROWS];
-    const removed = demoRules(config).filter((x) => tableName(x) === table && x.action === 'delete').reduce((s, x) => s + (affected.get(x.id) ?? 0), 0);
+    const removed = sqlRules(config).filter((x) => tableName(x) === table && x.action === 'delete').reduce((s, x) => s + (affected.get(x.id) ?? 0), 0);
     const now = Number(r[0]!.n);
     if (initial - removed !== now) problems.push(`${table}: started with ${initial} rows, delete rules reported ${removed}, but it holds ${now}`);
     totals.push([table, initial, now, initial - now]);
@@ -338,9 +527,121 @@ async function compare(
   if (problems.length > 0) throw new DemoFailure(problems.join('\n'));
 }
 
+/** Per object rule, read by the demo itself: items judged, young, not judged, outside. */
+interface ObjectMeasure {
+  judged: number;
+  young: number;
+  unjudged: number;
+  outside: number;
+}
+
+async function measureObjects(config: Config, db: pg.Client, objects: ReadonlyMap<string, DemoObjects>, at: string): Promise<Map<string, ObjectMeasure>> {
+  const out = new Map<string, ObjectMeasure>();
+  for (const o of objects.values()) {
+    const survey = await o.survey();
+    const { young } = await anchorCounts(db, survey, objectRule(config, o.ruleId).retain, at);
+    out.set(o.ruleId, { judged: survey.anchors.length, young, unjudged: survey.unjudged, outside: survey.outside });
+  }
+  return out;
+}
+
+/** The other stores' before and after: every member and object deleted is one run reported, nothing young, unjudged or outside gone. */
+async function compareObjects(
+  config: Config,
+  db: pg.Client,
+  objects: ReadonlyMap<string, DemoObjects>,
+  before: Map<string, ObjectMeasure>,
+  after: Map<string, ObjectMeasure>,
+  affected: Map<string, number>,
+  audit: AuditRecord[],
+): Promise<void> {
+  const rows = [];
+  const problems: string[] = [];
+  for (const o of objects.values()) {
+    const rule = objectRule(config, o.ruleId);
+    const b = before.get(o.ruleId)!;
+    const a = after.get(o.ruleId)!;
+    const reported = affected.get(o.ruleId) ?? 0;
+    const change = b.judged - a.judged;
+    if (change !== reported) problems.push(`rule ${o.ruleId}: run reported ${reported} ${unitOf(config, o.ruleId)} deleted, but the demo counts ${o.counted} going from ${b.judged} to ${a.judged} (${change})`);
+    if (a.young !== b.young) problems.push(`rule ${o.ruleId}: ${unitOf(config, o.ruleId)} still inside their period went from ${b.young} to ${a.young}; nothing young may be touched`);
+    if (a.unjudged !== b.unjudged) problems.push(`rule ${o.ruleId}: items it cannot judge (${o.unjudgedAre}) went from ${b.unjudged} to ${a.unjudged}; they are never deleted`);
+    if (a.outside !== b.outside) problems.push(`rule ${o.ruleId}: ${o.outsideAre} went from ${b.outside} to ${a.outside}; nothing outside the rule's target may be touched`);
+    const sweepNow = lastSweepNow(audit, o.ruleId);
+    const { due: left } = await anchorCounts(db, await o.survey(), rule.retain, sweepNow);
+    if (left !== 0) problems.push(`rule ${o.ruleId}: ${left} ${unitOf(config, o.ruleId)} were already due at its sweep's now (${sweepNow}) and are still there`);
+    const ok = change === reported && a.young === b.young && a.unjudged === b.unjudged && a.outside === b.outside && left === 0;
+    rows.push([o.ruleId, o.counted, b.judged, a.judged, -change, reported, `${b.young} -> ${a.young}`, `${b.unjudged} -> ${a.unjudged}`, `${b.outside} -> ${a.outside}`, left, ok ? 'ok' : 'MISMATCH']);
+  }
+  say();
+  say(formatTable(['rule', 'counted', 'before', 'after', 'change', 'run said', 'young', 'not judged', 'outside', 'due left', 'check'], rows));
+  say('Counted with ZRANGE, ListObjectsV2 and SELECT: "not judged" (a malformed or NULL anchor, a key of another type) and');
+  say('"outside" (next to the rule\'s pattern or prefix) must be untouched, like "young"; "due left" must be 0.');
+  if (problems.length > 0) throw new DemoFailure(problems.join('\n'));
+}
+
+/**
+ * Of the anchors a survey read, how many are due at `at` (anchor + retain <= at, PostgreSQL
+ * calendar arithmetic in the rules' zone, as for the tables) and how many are young (their
+ * period ends more than SAFETY_MARGIN after `at`).
+ */
+async function anchorCounts(db: pg.Client, survey: ObjectSurvey, retain: string, at: string): Promise<{ due: number; young: number }> {
+  const { rows } = await db.query<{ due: string; young: string }>(
+    `SELECT count(*) FILTER (WHERE a + $2::interval <= $3::timestamptz) AS due,
+            count(*) FILTER (WHERE a + $2::interval > $3::timestamptz + interval '${SAFETY_MARGIN}') AS young
+       FROM unnest($1::timestamptz[]) AS a`,
+    [survey.anchors, retain, at],
+  );
+  return { due: Number(rows[0]!.due), young: Number(rows[0]!.young) };
+}
+
+/**
+ * The ID photo files against their rows and the audit log: the files gone are exactly the
+ * ones the deleted rows owned (queued by the batches, deleted by the drains), none is left
+ * without its row or gone while its row stays, and the `../` path was refused, its file kept.
+ */
+function comparePhotos(config: Config, photos: DemoPhotos, before: PhotoSurvey, after: PhotoSurvey, audit: AuditRecord[], planned: number): void {
+  const store = photoStoreName(config);
+  const entries = audit.filter((r) => r.entry.ruleId === PHOTOS_RULE && !r.entry.dryRun);
+  const queued = entries.filter((r) => r.entry.event === 'batch').reduce((s, r) => s + (r.entry.objectsQueued?.[store] ?? 0), 0);
+  const drained = { deleted: 0, missing: 0, refused: 0, failed: 0 };
+  for (const r of entries.filter((x) => x.entry.event === 'cascade-drained')) {
+    const o = r.entry.objects?.[store];
+    if (!o) continue;
+    drained.deleted += o.deleted;
+    drained.missing += o.missing;
+    drained.refused += o.refused;
+    drained.failed += o.failed;
+  }
+  const gone = before.files - after.files;
+  const rowsGone = before.owningRows - after.owningRows;
+  const problems: string[] = [];
+  if (gone !== drained.deleted) problems.push(`${gone} photo files left ${photos.root}, but the audit's cascade-drained entries say ${drained.deleted} were deleted`);
+  if (rowsGone !== drained.deleted + drained.missing) problems.push(`${rowsGone} rows owning a photo file were deleted, but the drains deleted ${drained.deleted} files (+${drained.missing} already gone)`);
+  if (queued !== drained.deleted + drained.missing + drained.refused) {
+    problems.push(`the batches queued ${queued} photo files, but the drains settled ${drained.deleted + drained.missing + drained.refused} (deleted, already gone, refused); ${drained.failed} failed`);
+  }
+  if (queued !== planned) problems.push(`plan said the due rows own ${planned} photo files, but the batches queued ${queued}`);
+  if (after.orphans !== 0) problems.push(`${after.orphans} photo files are left whose row is gone (orphans nothing would ever delete)`);
+  if (after.missing !== 0) problems.push(`${after.missing} rows that stay have lost their photo file`);
+  if (after.samples !== before.samples) problems.push(`photo files no row owns went from ${before.samples} to ${after.samples}; the cascade deletes only what a deleted row names`);
+  if (after.outside !== before.outside) problems.push(`the file outside ${photos.root} that a row named with "../" is gone; a path from the database must never reach outside the root`);
+  if (before.outside === 1 && drained.refused !== 1) problems.push(`the row naming a file outside the root with "../" was deleted, but the drains refused ${drained.refused} paths, not 1`);
+  say();
+  say(
+    formatTable(
+      ['cascade', 'files before', 'files after', 'deleted', 'rows gone', 'queued', 'refused', 'orphans', 'rows without file', 'samples', 'outside root', 'check'],
+      [[`${PHOTOS_RULE} -> ${store}`, before.files, after.files, drained.deleted, rowsGone, queued, drained.refused, after.orphans, after.missing, `${before.samples} -> ${after.samples}`, `${before.outside} -> ${after.outside}`, problems.length ? 'MISMATCH' : 'ok']],
+    ),
+  );
+  say('"queued": photo files the batches took from their deleted rows (same transaction as the DELETE); "deleted", "refused": what');
+  say('the drains did, from the audit log; files counted on disk. The "../" path was refused and its file outside the root kept.');
+  if (problems.length > 0) throw new DemoFailure(problems.join('\n'));
+}
+
 /** A few rows an anonymize rule rewrote, so the reader sees what is left of them. */
 async function showAnonymized(config: Config, db: pg.Client): Promise<void> {
-  for (const rule of demoRules(config).filter((r) => r.action === 'anonymize')) {
+  for (const rule of sqlRules(config).filter((r) => r.action === 'anonymize')) {
     const p: unknown[] = [];
     const columns = [rule.target.key, ...rule.anonymize.map((a) => a.column), rule.target.anchor];
     const { rows } = await db.query<Record<string, unknown>>(
@@ -358,29 +659,32 @@ function checkAudit(config: Config, verifyOutput: string, audit: AuditRecord[], 
   if (!match) throw new DemoFailure(`audit verify printed something unexpected: ${verifyOutput.trim()}`);
   if (Number(match[1]) !== audit.length) throw new DemoFailure(`audit verify counts ${match[1]} entries, audit list returned ${audit.length}`);
   const rows = [];
-  for (const rule of demoRules(config)) {
+  for (const rule of config.rules) {
     const entries = audit.filter((r) => r.entry.ruleId === rule.id && !r.entry.dryRun);
     const batchRows = entries.filter((r) => r.entry.event === 'batch').reduce((s, r) => s + r.entry.rows, 0);
     const finished = entries.filter((r) => r.entry.event === 'sweep-finished').reduce((s, r) => s + r.entry.rows, 0);
     const blocked = entries.filter((r) => r.entry.event === 'blocked').length;
     const reported = affected.get(rule.id) ?? 0;
     if (batchRows !== reported || finished !== reported) {
-      throw new DemoFailure(`audit log for rule ${rule.id}: batch entries sum to ${batchRows} rows and sweep-finished to ${finished}, but run reported ${reported}`);
+      throw new DemoFailure(`audit log for rule ${rule.id}: batch entries sum to ${batchRows} ${unitOf(config, rule.id)} and sweep-finished to ${finished}, but run reported ${reported}`);
     }
     if (entries.some((r) => r.entry.ruleSource !== rule.source)) throw new DemoFailure(`audit log for rule ${rule.id} cites a source other than the config's`);
     rows.push([rule.id, entries.filter((r) => r.entry.event === 'batch').length, batchRows, blocked]);
   }
   say();
-  say(formatTable(['rule', 'batch entries', 'rows in audit', 'blocked entries'], rows));
-  say('Every entry cites its rule\'s source; the batch rows add up to what run reported.');
+  say(formatTable(['rule', 'batch entries', 'items in audit', 'blocked entries'], rows));
+  say('Every entry cites its rule\'s source; the batch entries add up to what run reported (rows, members, objects).');
 }
 
 // --- independent SQL: the demo's own reading of a rule, not the scheduler's statements ---
 
-/** Rows due at `at`: in scope, anchor + retain <= at (PostgreSQL calendar arithmetic), and for anonymize not yet anonymized. */
-async function dueCount(rule: Rule, db: pg.Client, at: string): Promise<number> {
+/**
+ * Rows due at `at`: in scope, anchor + retain <= at (PostgreSQL calendar arithmetic), and for
+ * anonymize not yet anonymized; with `notNull`, only those where that column is set.
+ */
+async function dueCount(rule: Rule, db: pg.Client, at: string, notNull?: string): Promise<number> {
   const p: unknown[] = [];
-  const scope = scopeSql(rule, p);
+  const scope = notNull ? `${scopeSql(rule, p)} AND ${ident(notNull)} IS NOT NULL` : scopeSql(rule, p);
   const due = `${ident(rule.target.anchor)} + ${lit(p, rule.retain)}::interval <= ${lit(p, at)}::timestamptz`;
   const pending = rule.action === 'anonymize' ? ` AND NOT (${anonymizedSql(rule)})` : '';
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${tableSql(rule)} WHERE ${scope} AND ${due}${pending}`, p);
@@ -436,11 +740,32 @@ const ident = (name: string) => pg.escapeIdentifier(name);
 const tableSql = (rule: Rule) => (rule.target.table.schema ? `${ident(rule.target.table.schema)}.${ident(rule.target.table.name)}` : ident(rule.target.table.name));
 const tableName = (rule: Rule) => (rule.target.table.schema ? `${rule.target.table.schema}.${rule.target.table.name}` : rule.target.table.name);
 
-/** The demo's rules, all on PostgreSQL tables. */
-const demoRules = (config: Config): Rule[] => config.rules.map(sqlRule);
+/** The demo's rules on PostgreSQL tables. */
+const sqlRules = (config: Config): Rule[] => config.rules.filter((r) => r.kind === 'postgres').map(sqlRule);
+
+/** A rule over one of the demo's other stores (Redis, S3, files), by id. */
+function objectRule(config: Config, id: string): ConfigRule {
+  const rule = config.rules.find((r) => r.id === id);
+  if (!rule) throw new DemoFailure(`${CONFIG_FILE} has no rule ${id}; the demo builds its data and checks it`);
+  return rule;
+}
+
+/** What an object rule's anchor is, for the tables. */
+function anchorName(rule: ConfigRule): string {
+  const anchor = rule.target.anchor;
+  return typeof anchor === 'string' ? anchor : JSON.stringify(anchor);
+}
+
+const ruleRetain = (config: Config, id: string) => objectRule(config, id).retain;
+
+/** What a rule's counts count. */
+function unitOf(config: Config, id: string): string {
+  const kind = objectRule(config, id).kind;
+  return kind === 'redis' ? 'members' : kind === 's3' ? 'objects' : 'rows';
+}
 
 function ruleById(config: Config, id: string): Rule {
-  const rule = demoRules(config).find((r) => r.id === id);
+  const rule = sqlRules(config).find((r) => r.id === id);
   if (!rule) throw new DemoFailure(`the CLI reported rule ${id}, which is not in ${CONFIG_FILE}`);
   return rule;
 }
@@ -466,6 +791,9 @@ interface CliResult {
   stderr: string;
 }
 
+/** The CLI command running now, so an interrupt of the demo reaches it too. */
+let running: ChildProcess | null = null;
+
 /** Runs `node scripts/retention.mjs ARGS --config config/retention.yaml`; fails unless the exit code is allowed. */
 async function cli(args: string[], env: NodeJS.ProcessEnv, allowed: number[] = [0]): Promise<CliResult> {
   const argv = [...args, '--config', CONFIG_FILE];
@@ -473,12 +801,16 @@ async function cli(args: string[], env: NodeJS.ProcessEnv, allowed: number[] = [
   const t0 = performance.now();
   const result = await new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...argv], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running = child;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      running = null;
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
   });
   say(`  (exit ${result.code}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   if (!allowed.includes(result.code)) {

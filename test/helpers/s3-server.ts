@@ -1,78 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, utimes } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const SCRIPT = fileURLToPath(new URL('./s3-test-server.mjs', import.meta.url));
-const STARTUP_MS = 15_000;
-
-/** The credentials the test server accepts (s3rver's fixed account). */
-export const TEST_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-
-interface FilesystemStore {
-  getResourcePath(bucket: string, key: string, resource: string): string;
-}
-type FilesystemStoreClass = new (directory: string) => FilesystemStore;
-
-/** An S3-compatible server on a loopback port, its data in a temporary directory. */
-export interface S3TestServer {
-  endpoint: string;
-  /** Sets an object's LastModified (s3rver reads it from the object file's mtime). */
-  setLastModified(bucket: string, key: string, ms: number): Promise<void>;
-  stop(): Promise<void>;
-}
+import { LOOPBACK_S3_CREDENTIALS, startS3Server, type LoopbackS3 } from '../../scripts/loopback-s3.js';
 
 /**
- * Starts test/helpers/s3-test-server.mjs (s3rver behind a thin front; see there why) as a
- * child process on 127.0.0.1, port chosen by the system. `stop` ends it and removes its
- * directory.
+ * The tests' S3-compatible server: the loopback s3rver the demo also runs
+ * (scripts/loopback-s3.ts and scripts/loopback-s3-server.mjs, which say what its front adds
+ * for the tests: `held-` keys, `versioned-` and `slowdown-` buckets, `/__stats/BUCKET`).
  */
-export async function startS3Server(): Promise<S3TestServer> {
-  const directory = await mkdtemp(join(tmpdir(), 'retention-s3-'));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', SCRIPT, directory], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let port: number;
-  try {
-    port = await readPort(child);
-  } catch (error) {
-    child.kill('SIGKILL');
-    await rm(directory, { recursive: true, force: true });
-    throw error;
-  }
-  const require = createRequire(import.meta.url);
-  const Store = require('s3rver/lib/stores/filesystem.js') as FilesystemStoreClass;
-  const files = new Store(directory);
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    async setLastModified(bucket, key, ms) {
-      const seconds = ms / 1000;
-      await utimes(files.getResourcePath(bucket, key, 'object'), seconds, seconds);
-    },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
-}
+export { startS3Server };
+export type S3TestServer = LoopbackS3;
 
-function readPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the S3 test server did not start in time')), STARTUP_MS);
-    child.once('exit', (code) => reject(new Error(`the S3 test server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { port: number }).port);
-    });
-  });
-}
+/** The credentials the test server accepts (s3rver's fixed account). */
+export const TEST_CREDENTIALS = LOOPBACK_S3_CREDENTIALS;
 
 /** A bucket name of its own for one test: 3-63 lowercase characters. */
 export function uniqueBucket(prefix = 'test'): string {

@@ -1,33 +1,36 @@
-// An S3-compatible server for the s3 store's tests: s3rver (npm) on a loopback port, with
-// a thin front that adds, for named buckets and keys only, the three answers s3rver cannot
-// give. Run as a child process by test/helpers/s3-server.ts:
+// An S3-compatible server on a loopback port, for the demo (`npm run demo`) and the s3
+// store's tests: s3rver (npm) with a thin front that adds, for named buckets and keys only,
+// the answers s3rver cannot give. Run as a child process by scripts/loopback-s3.ts:
 //
-//   node --openssl-legacy-provider test/helpers/s3-test-server.mjs DIRECTORY
+//   node --openssl-legacy-provider scripts/loopback-s3-server.mjs DIRECTORY
 //
-// It prints one line of JSON ({"port": N}) once both listen, and stops on SIGTERM.
+// It prints one line of JSON ({"port": N}) once both listen, and stops on SIGTERM, and when
+// its stdin closes (the process that started it ended, even by SIGKILL: no orphan server).
 //
 // Why a child process with --openssl-legacy-provider: s3rver encrypts ListObjectsV2
 // continuation tokens with DES, which Node 20's OpenSSL 3 only offers through its legacy
 // provider; without it every listing of more than one page fails with a 500.
 //
 // What the front adds (everything else reaches s3rver untouched):
+// - GET ?versioning answers `Enabled` for buckets named `versioned-*` and an empty
+//   configuration (never versioned) otherwise. s3rver does not implement versioning; left
+//   alone it answers GET ?versioning with an object listing.
+// For the tests only (by bucket or key name; the demo's names never match):
 // - GET /__stats/BUCKET: the number of keys in each DeleteObjects request the bucket got
 //   (an SDK retry of a request counts once: s3rver sometimes fails the request that empties
 //   a directory with a 500, which the SDK retries).
 // - Keys whose last segment starts with `held-` are refused by DeleteObjects with a per-key
 //   AccessDenied error and stay in place, as AWS S3 does for an object under an Object Lock
 //   legal hold. s3rver never reports per-key errors (it answers every key as deleted).
-// - GET ?versioning answers `Enabled` for buckets named `versioned-*` and an empty
-//   configuration (never versioned) otherwise. s3rver does not implement versioning; left
-//   alone it answers GET ?versioning with an object listing.
 // - Every request to a bucket named `slowdown-*` gets 503 SlowDown, as S3 does when
 //   throttling, so the tests can see a transient error carry a retryable code.
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import S3rver from 's3rver';
 
 const directory = process.argv[2];
 if (!directory) {
-  process.stderr.write('usage: s3-test-server.mjs DIRECTORY\n');
+  process.stderr.write('usage: loopback-s3-server.mjs DIRECTORY\n');
   process.exit(2);
 }
 
@@ -152,7 +155,20 @@ front.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 });
 
-process.on('SIGTERM', () => {
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  // No graceful close: the data is thrown away, and requests still in flight would only
+  // make s3rver log to closed transports. Connections are dropped, the data removed (the
+  // starter removes it too; this covers a parent that died).
   front.close();
-  s3rver.close().finally(() => process.exit(0));
-});
+  front.closeAllConnections();
+  agent.destroy();
+  rm(directory, { recursive: true, force: true, maxRetries: 3 })
+    .catch(() => undefined)
+    .finally(() => process.exit(0));
+}
+process.on('SIGTERM', stop);
+// The parent holds our stdin open while it lives: when it ends, so do we.
+process.stdin.on('end', stop).on('close', stop).on('error', stop).resume();
