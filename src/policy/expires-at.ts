@@ -6,7 +6,7 @@ import { DateTime, IANAZone, Info, type Duration, type Zone } from 'luxon';
  * `expiredRanges` computes it, so that `expiresAt(a) <= now` exactly when `a` lies in
  * `expiredRanges(now, retain, zone)`. A Redis TTL (`action: expire`) is set to this.
  *
- * An anchor with digits below the millisecond (`ms + 0.5`, see parse-anchor.ts) is due
+ * An anchor with digits below the millisecond (`ms + 0.5`, see src/stores/anchor-text.ts) is due
  * when all of the millisecond it lies in is: the later of the two whole milliseconds'
  * expiries, so a TTL never fires before the item's own instant.
  */

@@ -81,7 +81,7 @@ async function surviving(keys: Record<string, string>): Promise<string[]> {
 }
 
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
-/** The plausible window (PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS in parse-anchor.ts). */
+/** The plausible window (PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS in src/stores/anchor-text.ts). */
 const PLAUSIBLE_FROM_MS = Date.parse('2000-01-01T00:00:00Z');
 const PLAUSIBLE_UNTIL_MS = Date.parse('2100-01-01T00:00:00Z');
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { inRanges, type AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
 import { deleteIfUnchanged } from './delete-if-unchanged.js';
-import { parseAnchor } from './parse-anchor.js';
+import { parseAnchor } from '../anchor-text.js';
 import { readAnchors } from './read-anchors.js';
 import { addUnjudged, emptyTally, IMPLAUSIBLE, MALFORMED, MISSING, NOT_A_HASH, type PageTally, type RedisShape } from './redis-shape.js';
 import type { AnchorUnit } from './target.js';

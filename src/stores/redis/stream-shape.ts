@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
-import { PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS } from './parse-anchor.js';
+import { PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS } from '../anchor-text.js';
 import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_STREAM, type PageTally, type RedisShape } from './redis-shape.js';
 import { runScript, script } from './run-script.js';
 

@@ -1,7 +1,9 @@
 import type { Rule } from '../../policy/rule.js';
 
 /** How a Redis anchor field is written: epoch milliseconds, epoch seconds, or an ISO-8601 instant with offset. */
-export type AnchorUnit = 'ms' | 's' | 'iso';
+import type { AnchorUnit } from '../anchor-text.js';
+
+export type { AnchorUnit };
 
 /** What a rule on a Redis store sweeps: the kind-specific part of the rule. */
 export interface RedisTarget {

@@ -15,7 +15,7 @@ import { expiredRangesOf, type Selection } from '../selection.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { createS3Client, translateError, type S3Credentials, type S3Place } from './connect.js';
 import { floorSecond, lastMsOfSecond, type JudgedObject, type ListedObject } from './judged-object.js';
-import { parseAnchor, plausible } from './parse-anchor.js';
+import { parseAnchor, plausible } from '../anchor-text.js';
 import { headObjects, recheckObjects } from './recheck-objects.js';
 import type { S3StoreConfig } from './s3-config.js';
 import type { S3Target } from './s3-target.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Rule } from '../../policy/rule.js';
 
 /** How a metadata anchor is written: epoch milliseconds, epoch seconds, or an ISO-8601 instant with offset. */
-export type S3AnchorUnit = 'ms' | 's' | 'iso';
+export type { AnchorUnit as S3AnchorUnit } from '../anchor-text.js';
 
 /**
  * A user-metadata key as S3 returns it (HeadObject lowercases `x-amz-meta-*` names), without

@@ -1,8 +1,13 @@
 import { DateTime } from 'luxon';
-import type { AnchorUnit } from './target.js';
+
+/** How an anchor written as text is to be read: epoch milliseconds, epoch seconds, or an ISO-8601 instant. */
+export type AnchorUnit = 'ms' | 's' | 'iso';
 
 /**
- * The window of anchors believable in a Redis key, whatever the unit: 2000-01-01 up to
+ * Anchors stores read from text (a Redis hash field, S3 user metadata), in the unit a rule
+ * declares: one reading for every kind, so a unit means the same everywhere.
+ *
+ * The window of anchors believable, whatever the unit: 2000-01-01 up to
  * (not including) 2100-01-01, UTC. A unit mix-up lands far outside it: epoch seconds read
  * as milliseconds are in January 1970, milliseconds read as seconds are tens of thousands
  * of years ahead (and microseconds read as milliseconds likewise), and 0 or 1970 is the
@@ -24,7 +29,7 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.(\d{1,9}))?(Z|[+-]\d
 const MS_PER_SECOND = 1_000;
 
 /**
- * What a hash field holds, read in the rule's unit: an instant (epoch milliseconds), a
+ * What a field holds, read in the rule's unit: an instant (epoch milliseconds), a
  * value that is not written the way the unit says (`malformed`), or one written that way
  * but outside the plausible window (`implausible`).
  *
@@ -38,8 +43,13 @@ export type ParsedAnchor = { kind: 'instant'; ms: number } | { kind: 'malformed'
 export function parseAnchor(text: string, unit: AnchorUnit): ParsedAnchor {
   const ms = unit === 'iso' ? isoMillis(text) : epochMillis(text, unit);
   if (ms === null) return { kind: 'malformed' };
-  if (!(ms >= PLAUSIBLE_FROM_MS && ms < PLAUSIBLE_UNTIL_MS)) return { kind: 'implausible' };
+  if (!plausible(ms)) return { kind: 'implausible' };
   return { kind: 'instant', ms };
+}
+
+/** Inside the window of believable anchors. */
+export function plausible(ms: number): boolean {
+  return ms >= PLAUSIBLE_FROM_MS && ms < PLAUSIBLE_UNTIL_MS;
 }
 
 function epochMillis(text: string, unit: 'ms' | 's'): number | null {
