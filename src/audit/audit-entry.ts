@@ -52,7 +52,7 @@ export interface AuditEntry {
    * `cascade-drained`: by store, objects deleted, already gone (counted as deleted), refused
    * (a name escaping the store: never deleted) and failed (left queued, tried again).
    */
-  objects?: Record<string, { deleted: number; missing: number; refused: number; failed: number }>;
+  objects?: Record<string, { deleted: number; missing: number; refused: number; failed: number; kept: number }>;
   /** `cascade-drained`: refused objects by key digest of their name (`keyDigest`), never the name. */
   refusedObjects?: { store: string; key: string; reason: string }[];
   /** Batch: rows the batch could not change and left, by key digest (`keyDigest`), never the raw key. */

@@ -2,6 +2,7 @@ import { appendAudit } from '../audit/append-audit.js';
 import type { AuditEntry } from '../audit/audit-entry.js';
 import { keyDigest } from '../audit/key-digest.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
+import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SqlClient } from '../state/sql-client.js';
 import { findSweep } from '../state/sweeps.js';
@@ -24,13 +25,18 @@ export interface DrainSummary {
   refused: number;
   /** Objects that could not be deleted now: left in the outbox, tried again later. */
   failed: number;
+  /** Objects a live row names again (written after the old row went): never deleted, dropped from the outbox. */
+  kept: number;
 }
+
+type Outcome = 'deleted' | 'missing' | 'refused' | 'failed' | 'kept';
+type ObjectCounts = Record<Outcome, number>;
 
 /** Outcomes of one step for one sweep (and the rule that queued them), by object store. */
 interface Tally {
   sweepId: string | null;
   ruleId: string;
-  objects: Record<string, { deleted: number; missing: number; refused: number; failed: number }>;
+  objects: Record<string, ObjectCounts>;
   refusedObjects: { store: string; key: string; reason: string }[];
 }
 
@@ -50,14 +56,14 @@ interface Tally {
 export async function drainCascades(runtime: Runtime, storeName: string): Promise<DrainSummary> {
   const source = runtime.stores().find((s) => s.name === storeName);
   if (!source || !isObjectOutbox(source)) throw new Error(`store ${storeName} keeps no cascade outbox (it is not a SQL store of this config)`);
-  const summary: DrainSummary = { deleted: 0, missing: 0, refused: 0, failed: 0 };
+  const summary: DrainSummary = { deleted: 0, missing: 0, refused: 0, failed: 0, kept: 0 };
   const together = source.sharesTransactionsWith(runtime.config.state);
   for (let step = 0; step < MAX_STEPS; step++) {
     let tallies: Tally[] = [];
     const claimed = await source.drainOutbox(
       DRAIN_CHUNK,
-      async (entries) => {
-        const { settlements, tallies: counted } = await settle(runtime, entries);
+      async (entries, tx) => {
+        const { settlements, tallies: counted } = await settle(runtime, entries, (rule, store, paths) => source.referencedPaths(tx, rule, store, paths));
         tallies = counted;
         return settlements;
       },
@@ -71,6 +77,7 @@ export async function drainCascades(runtime: Runtime, storeName: string): Promis
         summary.missing += counts.missing;
         summary.refused += counts.refused;
         summary.failed += counts.failed;
+        summary.kept += counts.kept;
       }
     }
     if (claimed < DRAIN_CHUNK) break;
@@ -79,14 +86,18 @@ export async function drainCascades(runtime: Runtime, storeName: string): Promis
 }
 
 /** Deletes the objects of claimed entries, grouped by store; how each entry is settled, and the counts. */
-async function settle(runtime: Runtime, entries: readonly OutboxEntry[]): Promise<{ settlements: EntrySettlement[]; tallies: Tally[] }> {
+async function settle(
+  runtime: Runtime,
+  entries: readonly OutboxEntry[],
+  referencedPaths: (rule: Rule, store: string, paths: readonly string[]) => Promise<Set<string>>,
+): Promise<{ settlements: EntrySettlement[]; tallies: Tally[] }> {
   const settlements: EntrySettlement[] = new Array(entries.length);
   const tallies = new Map<string, Tally>();
-  const count = (entry: OutboxEntry, outcome: 'deleted' | 'missing' | 'refused' | 'failed', reason?: string) => {
+  const count = (entry: OutboxEntry, outcome: Outcome, reason?: string) => {
     const id = `${entry.sweepId ?? ''}\u0000${entry.ruleId}`;
     const tally = tallies.get(id) ?? { sweepId: entry.sweepId, ruleId: entry.ruleId, objects: {}, refusedObjects: [] };
     tallies.set(id, tally);
-    const counts = (tally.objects[entry.store] ??= { deleted: 0, missing: 0, refused: 0, failed: 0 });
+    const counts = (tally.objects[entry.store] ??= { deleted: 0, missing: 0, refused: 0, failed: 0, kept: 0 });
     counts[outcome]++;
     if (outcome === 'refused') tally.refusedObjects.push({ store: entry.store, key: digest(runtime, entry.path), reason: reason ?? 'refused' });
   };
@@ -102,18 +113,43 @@ async function settle(runtime: Runtime, entries: readonly OutboxEntry[]): Promis
       }
       continue;
     }
+    // The re-check at the moment of change: an object a live row of the rule's table names
+    // again (the application wrote a new row for the same path after the old one went) is
+    // that row's now, and is kept. An entry whose rule left the config cannot be checked,
+    // so it waits for a config that has the rule.
+    const deletable: number[] = [];
+    const byRule = new Map<string, number[]>();
+    for (const i of indexes) byRule.set(entries[i]!.ruleId, [...(byRule.get(entries[i]!.ruleId) ?? []), i]);
+    for (const [ruleId, ofRule] of byRule) {
+      const rule = runtime.config.rules.find((r) => r.id === ruleId);
+      if (!rule) {
+        for (const i of ofRule) {
+          settlements[i] = { retry: `rule ${ruleId} is not in this config: cannot check that no row still names the object` };
+          count(entries[i]!, 'failed');
+        }
+        continue;
+      }
+      const referenced = await referencedPaths(rule, name, ofRule.map((i) => entries[i]!.path));
+      for (const i of ofRule) {
+        if (referenced.has(entries[i]!.path)) {
+          settlements[i] = 'done';
+          count(entries[i]!, 'kept');
+        } else deletable.push(i);
+      }
+    }
+    if (deletable.length === 0) continue;
     let outcomes: ObjectDeletion[];
     try {
-      outcomes = await store.deleteObjects(indexes.map((i) => entries[i]!.path));
+      outcomes = await store.deleteObjects(deletable.map((i) => entries[i]!.path));
     } catch (error) {
       // The store as a whole failed (root gone, bucket unreachable): every entry waits.
-      for (const i of indexes) {
+      for (const i of deletable) {
         settlements[i] = { retry: (error as Error).message ?? String(error) };
         count(entries[i]!, 'failed');
       }
       continue;
     }
-    indexes.forEach((i, n) => {
+    deletable.forEach((i, n) => {
       const outcome = outcomes[n];
       const entry = entries[i]!;
       if (outcome === 'deleted' || outcome === 'missing') {

@@ -1,4 +1,5 @@
 import type { SqlClient } from '../state/sql-client.js';
+import type { Rule } from '../policy/rule.js';
 
 /**
  * Row-to-object cascades across stores (a SQL rule's `cascade:`): the few shapes the
@@ -51,12 +52,18 @@ export interface ObjectOutbox {
    */
   drainOutbox(
     limit: number,
-    settle: (entries: readonly OutboxEntry[]) => Promise<EntrySettlement[]>,
+    /** Gets the claimed entries and the transaction holding them, to re-check them in. */
+    settle: (entries: readonly OutboxEntry[], tx: SqlClient) => Promise<EntrySettlement[]>,
     /** Run in the same transaction before it commits (the audit entry, when the outbox is in the state database). */
     journal?: (tx: SqlClient) => Promise<void>,
   ): Promise<number>;
   /** Entries waiting (due or postponed); 0 when the outbox was never created. */
   pendingObjects(): Promise<number>;
+  /**
+   * Which of `paths` (objects of `store` queued by `rule`) a live row of the rule's table
+   * still names: those are not deleted, whoever queued them.
+   */
+  referencedPaths(tx: SqlClient, rule: Rule, store: string, paths: readonly string[]): Promise<Set<string>>;
 }
 
 export function isObjectDeleter(store: object): store is ObjectDeleter {

@@ -183,10 +183,36 @@ describe('row-to-file cascades (files store)', () => {
     const rows = await env.sql<{ path: string }>(`SELECT path FROM "${env.stateSchema}".cascade_outbox`);
     expect(rows.map((r) => r.path)).toEqual(['a.jpg']);
     const { drainCascades } = await import('../../src/executor/drain-cascades.js');
-    expect(await drainCascades(runtime, 'app')).toEqual({ deleted: 1, missing: 0, refused: 0, failed: 0 });
+    expect(await drainCascades(runtime, 'app')).toEqual({ deleted: 1, missing: 0, refused: 0, failed: 0, kept: 0 });
     expect(existsSync(join(root, 'a.jpg'))).toBe(false);
     expect(existsSync(join(root, 'b.jpg'))).toBe(true);
     expect(await remainingPaths()).toEqual(['b.jpg']);
+  });
+
+  it('keeps a file a new row names again between the delete and the drain: it belongs to that row now', async () => {
+    await photos([
+      { path: 'u1.jpg', expired: true },
+      { path: 'u2.jpg', expired: true },
+    ]);
+    const config = env.config([rule()], stores());
+    const runtime = await env.runtime(config);
+    const { startSweep } = await import('../../src/executor/start-sweep.js');
+    const { executeBatch } = await import('../../src/executor/execute-batch.js');
+    const { recordManualTrigger } = await import('../../src/queue/manual-trigger.js');
+    const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
+    const started = await startSweep(runtime, jobId, data);
+    for (const idx of started.enqueue!.batches) await executeBatch(runtime, started.enqueue!.sweepId, idx);
+    // Both rows are gone and both files queued; before the drain runs, user 1 uploads a new
+    // photo to the same path, and the application writes its row.
+    await env.sql(`INSERT INTO ${env.schema}.id_photos (paid_at, file_path) VALUES (now(), 'u1.jpg')`);
+    writeFileSync(join(root, 'u1.jpg'), 'new jpeg');
+    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
+    expect(await drainCascades(runtime, 'app')).toEqual({ deleted: 1, missing: 0, refused: 0, failed: 0, kept: 1 });
+    expect(existsSync(join(root, 'u1.jpg'))).toBe(true);
+    expect(existsSync(join(root, 'u2.jpg'))).toBe(false);
+    expect(await outboxCount()).toBe(0);
+    const drained = (await audit()).filter((e) => e.event === 'cascade-drained');
+    expect(drained.map((e) => e.objects)).toEqual([{ photos: { deleted: 1, missing: 0, refused: 0, failed: 0, kept: 1 } }]);
   });
 
   it('queues nothing for rows a batch had to leave (a foreign key still points at them): those rows and their files stay', async () => {

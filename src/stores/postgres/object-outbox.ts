@@ -84,6 +84,25 @@ function renderTemplate(cascade: ObjectCascade, alias: string | null, params: Pa
 }
 
 /**
+ * Which of `paths` a live row of the rule's table still names, through any of the rule's
+ * cascades into `store`: the re-check at the moment an object is deleted. An application
+ * may write a new row naming the same object (a re-uploaded photo at the same path) after
+ * the old row was deleted and before the drain ran; that object belongs to the new row.
+ */
+export function referencedPathsStatement(rule: Rule, store: string, paths: readonly string[]): Statement {
+  const params = new Params();
+  const wanted = params.add(paths);
+  const selects = (rule.target.cascade ?? [])
+    .filter((c) => c.store === store)
+    .map((c) => {
+      const path = renderTemplate(c, null, params);
+      return `SELECT ${path} AS path FROM ${qualified(rule.target.table)} WHERE ${path} = ANY(${wanted}::text[])`;
+    });
+  if (selects.length === 0) return { text: 'SELECT NULL::text AS path WHERE false', values: [] };
+  return { text: `SELECT DISTINCT path FROM (${selects.join(' UNION ALL ')}) AS referenced`, values: params.values };
+}
+
+/**
  * Wraps one batch's `DELETE FROM t WHERE ...` so that the same statement queues the
  * objects of exactly the rows it deleted: `n` rows deleted, `objects` queued by store.
  */

@@ -3,7 +3,8 @@ import { getStrategy } from '../../anonymize/registry.js';
 import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import { redactUrl } from '../../redact.js';
 import { expiredRangesOf, type Selection } from '../selection.js';
-import { shownTable, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
+import { shownTable, sqlRule, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
+import type { Rule as GenericRule } from '../../policy/rule.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { readTable, type TableInfo } from './catalog.js';
 import { applyCascadingBatch, cascadeCountStatement, cascadeProblems, cascadeTotalStatement, countsByLabel, readCascades } from './cascades.js';
@@ -39,6 +40,7 @@ import {
   removeEntriesStatement,
   toEntry,
   type ClaimedRow,
+  referencedPathsStatement,
 } from './object-outbox.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
@@ -265,7 +267,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    */
   async drainOutbox(
     limit: number,
-    settle: (entries: readonly OutboxEntry[]) => Promise<EntrySettlement[]>,
+    settle: (entries: readonly OutboxEntry[], tx: SqlClient) => Promise<EntrySettlement[]>,
     journal?: (tx: SqlClient) => Promise<void>,
   ): Promise<number> {
     if (!(await this.#outboxExists())) return 0;
@@ -273,7 +275,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return withTransaction(this.database, async (client) => {
       const entries = (await client.query<ClaimedRow>(claimStatement(outbox, limit))).rows.map(toEntry);
       if (entries.length === 0) return 0;
-      const settled = await settle(entries);
+      const settled = await settle(entries, client);
       const done = entries.filter((_, i) => settled[i] === 'done').map((e) => e.id);
       const failures = entries.flatMap((e, i) => {
         const s = settled[i];
@@ -284,6 +286,13 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       await journal?.(client);
       return entries.length;
     });
+  }
+
+  async referencedPaths(tx: SqlClient, rule: GenericRule, store: string, paths: readonly string[]): Promise<Set<string>> {
+    if (paths.length === 0) return new Set();
+    const statement = referencedPathsStatement(sqlRule(rule), store, paths);
+    const { rows } = await tx.query<{ path: string }>(statement.text, statement.values);
+    return new Set(rows.map((r) => r.path));
   }
 
   async pendingObjects(): Promise<number> {
