@@ -7,6 +7,7 @@ import type { Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import { loadConfig } from '../policy/load-config.js';
 import { confirmToken, exceedsLimits } from '../planner/blast-radius.js';
+import { limitedCount } from '../planner/limited-count.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
@@ -30,9 +31,9 @@ interface RulePlan {
   ranges: AnchorRange[];
   /** Set when a sweep now would be blocked by the rule's limits. */
   blocked: { reason: string; confirm: string } | null;
-  /** Rows other tables would lose (or have rewritten) through foreign keys, by table; counted by the limits. */
+  /** Rows other tables would lose (or have rewritten) through foreign keys, by table; counted by the limits (`limitedCount`). */
   cascaded: Record<string, number>;
-  /** `cascade:` rules: objects (files, S3 keys) the rows own, by store; they go with the rows. */
+  /** `cascade:` rules: objects (files, S3 keys) the rows own, by store; they go with the rows, and the limits count them. */
   objects: Record<string, number>;
   /** Items the rule covers but can never judge (no anchor, a malformed one): kept, and shown so nobody assumes they went. */
   unjudged: Unjudged;
@@ -67,9 +68,10 @@ export function registerPlan(program: Command): void {
           const selection = expired(plan.ranges);
           const affected = await store.count(rule, selection, runtime.contextFor(rule));
           const cascaded = (await store.countCascades?.(rule, selection, runtime.contextFor(rule))) ?? {};
-          const limited = affected + Object.values(cascaded).reduce((sum, n) => sum + n, 0);
-          const unjudged = await store.unjudged(rule);
           const objects = (await store.countObjects?.(rule, selection, runtime.contextFor(rule))) ?? {};
+          // The same count `run`'s limits judge, so the token printed is one a run takes.
+          const limited = limitedCount({ rows: affected, cascaded, objects });
+          const unjudged = await store.unjudged(rule);
           const result: RulePlan = { rule, affected, cascaded, objects, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
           if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
           plans.push(result);

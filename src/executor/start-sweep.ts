@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendAudit } from '../audit/append-audit.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import { confirmToken, exceedsLimits, tokenAllows } from '../planner/blast-radius.js';
+import { limitedCount } from '../planner/limited-count.js';
 import { planSweep, rangesToJson, type SweepPlan } from '../planner/plan-sweep.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -204,7 +205,8 @@ async function supersede(runtime: Runtime, sweep: SweepRecord): Promise<{ sweepI
 }
 
 /**
- * The blast-radius interlock: counts what the sweep would change and how big the table is,
+ * The blast-radius interlock: counts what the sweep would change (rows, cascaded rows and
+ * owned objects: `limitedCount`) and how big the tables are,
  * and stops a sweep over the rule's limits unless `--confirm` covers it. Dry runs change
  * nothing and are never blocked; limits that cannot be exceeded skip the counting.
  */
@@ -212,11 +214,16 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   const { rule } = data;
   if (data.dryRun || (rule.limits.maxRowsPerRun === null && rule.limits.maxFraction >= 1)) return null;
   const store = runtime.storeFor(rule);
-  // Rows other tables would lose (or have rewritten) through foreign keys count too; `total`
-  // then includes those tables' rows.
+  const context = runtime.contextFor(rule);
+  // Rows other tables would lose (or have rewritten) through foreign keys count too, and so
+  // do the objects (files, S3 keys) the rows own; `total` includes the cascaded tables' rows
+  // but not the objects (see limitedCount). `plan` counts through the same function.
   const selection = expired(plan.ranges);
-  const cascaded = Object.values((await store.countCascades?.(rule, selection, runtime.contextFor(rule))) ?? {});
-  const affected = (await store.count(rule, selection, runtime.contextFor(rule))) + cascaded.reduce((sum, n) => sum + n, 0);
+  const affected = limitedCount({
+    rows: await store.count(rule, selection, context),
+    cascaded: (await store.countCascades?.(rule, selection, context)) ?? {},
+    objects: (await store.countObjects?.(rule, selection, context)) ?? {},
+  });
   const total = await store.total(rule);
   const reason = exceedsLimits(rule.limits, affected, total);
   if (reason === null) return null;

@@ -106,7 +106,8 @@ export interface Store<Target = unknown> {
   countCascades?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<Record<string, number>>;
   /**
    * `cascade:` rules: objects (files, S3 keys) the selected rows own, by store: the
-   * non-NULL template values among them, for `plan`. Empty when the rule has none.
+   * non-NULL template values among them, for `plan` and the limits (which count them with
+   * the rows, see `limitedCount`). Empty when the rule has none.
    */
   countObjects?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<Record<string, number>>;
   /**
