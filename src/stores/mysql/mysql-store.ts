@@ -5,10 +5,13 @@ import { expiredRangesOf, type Selection } from '../selection.js';
 import { shownTable, type TableName } from '../sql/sql-target.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { readTable, type MysqlTable } from './catalog.js';
+import { raw } from './mysql-sql.js';
 import { connectionOptions, type MysqlDatabase } from './connect.js';
 import { atPath, isSystemDatabase, tableProblems } from './inspect-rule.js';
 import type { MysqlTarget } from './mysql-target.js';
-import { batchStatement, boundaryStatement, cascadingKeysStatement, changeStatement, columnOf, countStatement, keyKind, keySpanStatement, totalStatement, unjudgedStatement } from './statements.js';
+import { changeIsolatingRows } from '../sql/isolate-failing-rows.js';
+import { catalogNames, isRowError, rowErrorReason } from './row-errors.js';
+import { batchKeysStatement, batchStatement, boundaryStatement, cascadingKeysStatement, changeStatement, columnOf, countStatement, keyKind, keySpanStatement, totalStatement, unjudgedStatement } from './statements.js';
 import type { Rule } from '../../policy/rule.js';
 
 type MysqlRule = Rule<MysqlTarget>;
@@ -119,7 +122,10 @@ export class MysqlStore implements Store<MysqlTarget> {
   /**
    * One batch in one transaction: the DELETE or UPDATE carries the key range and the
    * whole rule predicate (expiry, filters, and for anonymize "not yet done"), so a row
-   * changed since planning is re-judged by the statement itself and kept.
+   * changed since planning is re-judged by the statement itself and kept. A statement that
+   * fails on some rows' data (a unique value taken, a CHECK, a trigger's SIGNAL, a value
+   * strict mode refuses) does not fail the batch: those rows are isolated under savepoints,
+   * left as they are and returned in `skipped`, and the rest is changed.
    */
   async apply(batch: BatchSpec<MysqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
     if (journal) throw new Error(`store ${this.name} (mysql) cannot share a transaction with the state database`);
@@ -131,18 +137,25 @@ export class MysqlStore implements Store<MysqlTarget> {
       const rows = await this.database.rows<{ n: string | number }>(statement);
       return { rows: Number(rows[0]!.n) };
     }
-    return {
-      rows: await this.database.transaction(async (tx) => {
-        if (rule.action === 'delete') {
-          const cascading = await tx.rows<{ db: string; tbl: string; name: string; on_delete: string }>(cascadingKeysStatement(table));
-          if (cascading.length > 0) {
-            const keys = cascading.map((k) => `${k.db}.${k.tbl} (${k.name}, ON DELETE ${k.on_delete})`).join(', ');
-            throw new Error(`rule ${rule.id}: deleting rows of ${table.resolvedName} would also change ${keys}; MySQL rules do not follow foreign keys (run check)`);
-          }
+    return this.database.transaction(async (tx) => {
+      if (rule.action === 'delete') {
+        const cascading = await tx.rows<{ db: string; tbl: string; name: string; on_delete: string }>(cascadingKeysStatement(table));
+        if (cascading.length > 0) {
+          const keys = cascading.map((k) => `${k.db}.${k.tbl} (${k.name}, ON DELETE ${k.on_delete})`).join(', ');
+          throw new Error(`rule ${rule.id}: deleting rows of ${table.resolvedName} would also change ${keys}; MySQL rules do not follow foreign keys (run check)`);
         }
-        return tx.run(statement);
-      }),
-    };
+      }
+      const { rows, skipped } = await changeIsolatingRows(
+        { run: (text) => tx.run(raw(text)), isRowError },
+        keyRange,
+        {
+          change: async (part) => ({ rows: await tx.run(part === keyRange ? statement : batchStatement(rule, table, ranges, part, false, context)) }),
+          keys: async (part, matching) => (await tx.rows<{ k: string }>(batchKeysStatement(rule, table, ranges, part, matching, context))).map((r) => r.k),
+        },
+        (error) => rowErrorReason(error, catalogNames(table)),
+      );
+      return skipped.length > 0 ? { rows, skipped } : { rows };
+    });
   }
 
   /** InnoDB's row estimate, fresh from the statistics (-1 when there is none). */

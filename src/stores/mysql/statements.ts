@@ -69,6 +69,24 @@ export function batchStatement(
 }
 
 /**
+ * The keys of one part of a batch, in key order, as KeyRange text: of the rows the batch
+ * statement would change, or (`matching` false) of every row in the range, for when the
+ * rule's predicate itself fails on a row. Row isolation splits the batch by them.
+ */
+export function batchKeysStatement(
+  rule: MysqlRule,
+  table: MysqlTable,
+  ranges: readonly AnchorRange[],
+  keyRange: KeyRange,
+  matching: boolean,
+  context: AnonymizeContext,
+): Fragment {
+  const key = columnOf(table, rule.target.key);
+  const parts = [keyPredicate(rule, table, keyRange), ...(matching ? [rulePredicate(rule, table, ranges, context)] : [])];
+  return sql`SELECT ${keyText(key)} AS k FROM ${qualified(rule.target.table)} WHERE ${join(parts, ' AND ')} ORDER BY ${ident(key.name)}`;
+}
+
+/**
  * Rows the rule's filters select whose anchor cannot be judged: NULL (never expired, kept
  * for good) or not a real date (`0000-00-00`, a zero day or month, which MariaDB stores
  * in some SQL modes and which would otherwise sort before every bound). Counted so that
