@@ -4,7 +4,7 @@ import type { Unjudged } from '../store.js';
 import { deleteIfUnchanged } from './delete-if-unchanged.js';
 import { parseAnchor } from '../anchor-text.js';
 import { readAnchors } from './read-anchors.js';
-import { addUnjudged, emptyTally, IMPLAUSIBLE, MALFORMED, MISSING, NOT_A_HASH, type PageTally, type RedisShape } from './redis-shape.js';
+import { addUnjudged, emptyTally, IMPLAUSIBLE, MALFORMED, MISSING, NOT_A_HASH, PageWalkShape, type PageTally } from './redis-shape.js';
 import type { AnchorUnit } from './target.js';
 
 /** A key judged expired, with the exact text its anchor held when judged. */
@@ -43,22 +43,12 @@ export async function judgeHashes(redis: Redis, keys: readonly Buffer[], field: 
  * field, read strictly in `unit`, lies in the expired ranges; deleted only if the field
  * still holds the text it was judged by (compare-and-delete in one script).
  */
-export class HashShape implements RedisShape {
+export class HashShape extends PageWalkShape {
   constructor(
     readonly field: string,
     readonly unit: AnchorUnit,
-  ) {}
-
-  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, false);
-  }
-
-  async unjudged(redis: Redis, keys: readonly Buffer[]): Promise<Unjudged> {
-    return (await this.#page(redis, keys, [], false)).unjudged;
-  }
-
-  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, true);
+  ) {
+    super();
   }
 
   /** Every key of the pattern, whatever its type: the fraction limit counts keys. */
@@ -66,7 +56,7 @@ export class HashShape implements RedisShape {
     return keys.length;
   }
 
-  async #page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
+  protected async page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
     const tally = emptyTally();
     const expired = (await judgeHashes(redis, keys, this.field, this.unit, tally.unjudged)).filter((k) => inRanges(ranges, k.ms));
     tally.items = remove ? await deleteIfUnchanged(redis, expired, this.field) : expired.length;

@@ -35,6 +35,29 @@ export interface RedisShape {
   total(redis: Redis, keys: readonly Buffer[]): Promise<number>;
 }
 
+/**
+ * A shape whose count, unjudged and apply are one walk over the page, changing it or not:
+ * the same judgement counts for `plan` and changes for `run`.
+ */
+export abstract class PageWalkShape implements RedisShape {
+  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
+    return this.page(redis, keys, ranges, false);
+  }
+
+  async unjudged(redis: Redis, keys: readonly Buffer[]): Promise<Unjudged> {
+    return (await this.page(redis, keys, [], false)).unjudged;
+  }
+
+  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
+    return this.page(redis, keys, ranges, true);
+  }
+
+  abstract total(redis: Redis, keys: readonly Buffer[]): Promise<number>;
+
+  /** Judges the page against `ranges`; with `change`, removes what lies in them. */
+  protected abstract page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], change: boolean): Promise<PageTally>;
+}
+
 export const emptyTally = (): PageTally => ({ items: 0, unjudged: {}, ttls: 0 });
 
 /** Adds `n` items of `reason` to `unjudged` (nothing when n is 0, so only non-zero reasons appear). */

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
 import { PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS } from '../anchor-text.js';
-import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_ZSET, type PageTally, type RedisShape } from './redis-shape.js';
+import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_ZSET, PageWalkShape, type PageTally } from './redis-shape.js';
 import { runScript, script } from './run-script.js';
 
 /** How a sorted set's scores are written: epoch milliseconds or epoch seconds. */
@@ -141,26 +141,16 @@ return n
  * call per expired range, and the key stays while it has members (Redis drops an empty
  * sorted set by itself). Members with implausible scores are counted, never removed.
  */
-export class SortedSetShape implements RedisShape {
-  constructor(readonly unit: ScoreUnit) {}
-
-  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, false);
-  }
-
-  async unjudged(redis: Redis, keys: readonly Buffer[]): Promise<Unjudged> {
-    return (await this.#page(redis, keys, [], false)).unjudged;
-  }
-
-  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, true);
+export class SortedSetShape extends PageWalkShape {
+  constructor(readonly unit: ScoreUnit) {
+    super();
   }
 
   async total(redis: Redis, keys: readonly Buffer[]): Promise<number> {
     return keys.length === 0 ? 0 : Number(await runScript(redis, ZSET_TOTAL, keys, []));
   }
 
-  async #page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
+  protected async page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
     const tally = emptyTally();
     const { expired, implausible } = scoreRanges(ranges, this.unit);
     const args = [remove ? 'remove' : 'count', String(REMOVE_BUDGET), ...[...implausible, ...expired].flatMap((r) => [r.min, r.max])];

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
 import { PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS } from '../anchor-text.js';
-import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_STREAM, type PageTally, type RedisShape } from './redis-shape.js';
+import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_STREAM, PageWalkShape, type PageTally } from './redis-shape.js';
 import { runScript, script } from './run-script.js';
 
 /**
@@ -126,24 +126,12 @@ type Walk = { kind: 'gone' } | { kind: 'not a stream' } | { kind: 'stream'; entr
  * holding no data. Consumer groups are left as they are: a pending entry that was removed
  * reads as deleted, which XAUTOCLAIM and XCLAIM report.
  */
-export class StreamShape implements RedisShape {
-  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, false);
-  }
-
-  async unjudged(redis: Redis, keys: readonly Buffer[]): Promise<Unjudged> {
-    return (await this.#page(redis, keys, [], false)).unjudged;
-  }
-
-  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, true);
-  }
-
+export class StreamShape extends PageWalkShape {
   async total(redis: Redis, keys: readonly Buffer[]): Promise<number> {
     return keys.length === 0 ? 0 : Number(await runScript(redis, STREAM_TOTAL, keys, []));
   }
 
-  async #page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
+  protected async page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
     const tally = emptyTally();
     const { expired, implausible } = idRanges(ranges);
     const minId = remove && ranges[0] ? leadingMinId(ranges[0]) : null;
