@@ -89,7 +89,7 @@ export async function drainCascades(runtime: Runtime, storeName: string): Promis
 async function settle(
   runtime: Runtime,
   entries: readonly OutboxEntry[],
-  referencedPaths: (rule: Rule, store: string, paths: readonly string[]) => Promise<Set<string>>,
+  referencedPaths: (rule: Rule, store: string, paths: readonly string[]) => Promise<Set<string> | null>,
 ): Promise<{ settlements: EntrySettlement[]; tallies: Tally[] }> {
   const settlements: EntrySettlement[] = new Array(entries.length);
   const tallies = new Map<string, Tally>();
@@ -115,8 +115,8 @@ async function settle(
     }
     // The re-check at the moment of change: an object a live row of the rule's table names
     // again (the application wrote a new row for the same path after the old one went) is
-    // that row's now, and is kept. An entry whose rule left the config cannot be checked,
-    // so it waits for a config that has the rule.
+    // that row's now, and is kept. An entry whose rule left the config, or no longer
+    // cascades into this store, cannot be checked, so it waits for a config that has it.
     const deletable: number[] = [];
     const byRule = new Map<string, number[]>();
     for (const i of indexes) byRule.set(entries[i]!.ruleId, [...(byRule.get(entries[i]!.ruleId) ?? []), i]);
@@ -130,6 +130,15 @@ async function settle(
         continue;
       }
       const referenced = await referencedPaths(rule, name, ofRule.map((i) => entries[i]!.path));
+      if (referenced === null) {
+        // The config no longer has this rule cascade into this store (the operator took the
+        // cascade out, or pointed it elsewhere): its objects are held, never deleted unasked.
+        for (const i of ofRule) {
+          settlements[i] = { retry: `rule ${ruleId} no longer cascades into store ${name}: its queued objects are held until it does, or their entries are removed by hand` };
+          count(entries[i]!, 'failed');
+        }
+        continue;
+      }
       for (const i of ofRule) {
         if (referenced.has(entries[i]!.path)) {
           settlements[i] = 'done';

@@ -61,9 +61,11 @@ export interface ObjectOutbox {
   pendingObjects(): Promise<number>;
   /**
    * Which of `paths` (objects of `store` queued by `rule`) a live row of the rule's table
-   * still names: those are not deleted, whoever queued them.
+   * still names: those are not deleted, whoever queued them. Null when the rule (as the
+   * config has it now) no longer cascades into `store`: nothing can be checked, and an
+   * operator who removed the cascade asked for those objects to stay.
    */
-  referencedPaths(tx: SqlClient, rule: Rule, store: string, paths: readonly string[]): Promise<Set<string>>;
+  referencedPaths(tx: SqlClient, rule: Rule, store: string, paths: readonly string[]): Promise<Set<string> | null>;
 }
 
 export function isObjectDeleter(store: object): store is ObjectDeleter {

@@ -215,6 +215,25 @@ describe('row-to-file cascades (files store)', () => {
     expect(drained.map((e) => e.objects)).toEqual([{ photos: { deleted: 1, missing: 0, refused: 0, failed: 0, kept: 1 } }]);
   });
 
+  it('holds the queued files of a rule whose cascade was taken out of the config before the drain: none is deleted', async () => {
+    await photos([{ path: 'u1.jpg', expired: true }]);
+    const config = env.config([rule()], stores());
+    const runtime = await env.runtime(config);
+    const { startSweep } = await import('../../src/executor/start-sweep.js');
+    const { executeBatch } = await import('../../src/executor/execute-batch.js');
+    const { recordManualTrigger } = await import('../../src/queue/manual-trigger.js');
+    const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
+    const started = await startSweep(runtime, jobId, data);
+    for (const idx of started.enqueue!.batches) await executeBatch(runtime, started.enqueue!.sweepId, idx);
+    // The row is gone and its file queued; the operator now stops deleting photos with the
+    // rows (a hold on the files) and deploys the rule without its cascade.
+    const without = env.config([{ ...rule(), cascade: undefined }], stores());
+    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
+    expect(await drainCascades(await env.runtime(without), 'app')).toMatchObject({ deleted: 0, failed: 1 });
+    expect(existsSync(join(root, 'u1.jpg'))).toBe(true);
+    expect(await outboxCount()).toBe(1);
+  });
+
   it('queues nothing for rows a batch had to leave (a foreign key still points at them): those rows and their files stay', async () => {
     await photos([
       { path: 'a.jpg', expired: true },

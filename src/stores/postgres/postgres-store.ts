@@ -288,9 +288,11 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     });
   }
 
-  async referencedPaths(tx: SqlClient, rule: GenericRule, store: string, paths: readonly string[]): Promise<Set<string>> {
+  async referencedPaths(tx: SqlClient, rule: GenericRule, store: string, paths: readonly string[]): Promise<Set<string> | null> {
+    const sql = sqlRule(rule);
+    if (!(sql.target.cascade ?? []).some((c) => c.store === store)) return null;
     if (paths.length === 0) return new Set();
-    const statement = referencedPathsStatement(sqlRule(rule), store, paths);
+    const statement = referencedPathsStatement(sql, store, paths);
     const { rows } = await tx.query<{ path: string }>(statement.text, statement.values);
     return new Set(rows.map((r) => r.path));
   }
