@@ -31,6 +31,8 @@ export const DELETE_BATCH = 1_000;
 const MISSING = 'missing anchor';
 const MALFORMED = 'malformed anchor';
 const IMPLAUSIBLE = 'implausible anchor';
+/** A listed key that is not a plain path (`..`, `.` or empty segments). */
+const NOT_PLAIN = 'not a plain key';
 
 /** What one walk over the rule's objects found (and, with `remove`, did). */
 interface Survey {
@@ -252,7 +254,14 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
   }
 
   /** The objects of a page whose anchor lies in the ranges; the others counted as kept or unjudged. */
-  async #judge(rule: Rule<S3Target>, ranges: readonly AnchorRange[], objects: ListedObject[], unjudged: (reason: string) => void): Promise<JudgedObject[]> {
+  async #judge(rule: Rule<S3Target>, ranges: readonly AnchorRange[], listed: ListedObject[], unjudged: (reason: string) => void): Promise<JudgedObject[]> {
+    // A key with `..`, `.` or empty segments could name another object on a server that
+    // normalizes paths (its HEAD and delete would reach that one): never judged, reported.
+    const objects = listed.filter((object) => {
+      if (!relativePathProblem(object.key)) return true;
+      unjudged(NOT_PLAIN);
+      return false;
+    });
     const anchor = rule.target.anchor;
     if (anchor === 'last-modified') {
       return objects.filter((object) => {
