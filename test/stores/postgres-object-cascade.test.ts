@@ -8,6 +8,12 @@ import type { AuditEntry } from '../../src/audit/audit-entry.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import { STORE_KINDS } from '../../src/stores/registry.js';
+import { drainCascades } from '../../src/executor/drain-cascades.js';
+import { executeBatch } from '../../src/executor/execute-batch.js';
+import { startSweep } from '../../src/executor/start-sweep.js';
+import { recordManualTrigger } from '../../src/queue/manual-trigger.js';
+import type { Config } from '../../src/policy/config.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
 import { runMain, tempDir } from '../cli/cli-harness.js';
 import { createTestEnv, DATABASE_URL, TEST_AUDIT_KEY, type TestEnv } from '../helpers/test-env.js';
 
@@ -71,6 +77,20 @@ function rule(extra: Record<string, unknown> = {}): Record<string, unknown> {
     cascade: [{ store: 'photos', path: '{file_path}' }],
     ...extra,
   };
+}
+
+/**
+ * A sweep of the config's rule as `run` plans it (trigger row, planning, batches), with its
+ * batches run here and no drain: the test drains when it wants to. `afterPlanning` runs
+ * between planning and the batches. Returns the store whose outbox the batches filled.
+ */
+async function sweepWithoutDrain(runtime: Runtime, config: Config, afterPlanning?: () => Promise<void>): Promise<string | undefined> {
+  const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
+  const started = await startSweep(runtime, jobId, data);
+  await afterPlanning?.();
+  let drain: string | undefined;
+  for (const idx of started.enqueue!.batches) drain ??= (await executeBatch(runtime, started.enqueue!.sweepId, idx)).drain;
+  return drain;
 }
 
 const stores = () => ({ stores: { app: { kind: 'postgres', url: DATABASE_URL }, photos: { kind: 'files', root } } });
@@ -170,19 +190,13 @@ describe('row-to-file cascades (files store)', () => {
     ]);
     const config = env.config([rule()], stores());
     const runtime = await env.runtime(config);
-    const { startSweep } = await import('../../src/executor/start-sweep.js');
-    const { executeBatch } = await import('../../src/executor/execute-batch.js');
-    const { recordManualTrigger } = await import('../../src/queue/manual-trigger.js');
-    const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
-    const started = await startSweep(runtime, jobId, data);
-    // After planning, the application renews b's payment: it is no longer expired.
-    await env.sql(`UPDATE ${env.schema}.id_photos SET paid_at = now() WHERE file_path = 'b.jpg'`);
-    let drain: string | undefined;
-    for (const idx of started.enqueue!.batches) drain ??= (await executeBatch(runtime, started.enqueue!.sweepId, idx)).drain;
+    const drain = await sweepWithoutDrain(runtime, config, async () => {
+      // After planning, the application renews b's payment: it is no longer expired.
+      await env.sql(`UPDATE ${env.schema}.id_photos SET paid_at = now() WHERE file_path = 'b.jpg'`);
+    });
     expect(drain).toBe('app');
     const rows = await env.sql<{ path: string }>(`SELECT path FROM "${env.stateSchema}".cascade_outbox`);
     expect(rows.map((r) => r.path)).toEqual(['a.jpg']);
-    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
     expect(await drainCascades(runtime, 'app')).toEqual({ deleted: 1, missing: 0, refused: 0, failed: 0, kept: 0 });
     expect(existsSync(join(root, 'a.jpg'))).toBe(false);
     expect(existsSync(join(root, 'b.jpg'))).toBe(true);
@@ -196,17 +210,11 @@ describe('row-to-file cascades (files store)', () => {
     ]);
     const config = env.config([rule()], stores());
     const runtime = await env.runtime(config);
-    const { startSweep } = await import('../../src/executor/start-sweep.js');
-    const { executeBatch } = await import('../../src/executor/execute-batch.js');
-    const { recordManualTrigger } = await import('../../src/queue/manual-trigger.js');
-    const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
-    const started = await startSweep(runtime, jobId, data);
-    for (const idx of started.enqueue!.batches) await executeBatch(runtime, started.enqueue!.sweepId, idx);
+    await sweepWithoutDrain(runtime, config);
     // Both rows are gone and both files queued; before the drain runs, user 1 uploads a new
     // photo to the same path, and the application writes its row.
     await env.sql(`INSERT INTO ${env.schema}.id_photos (paid_at, file_path) VALUES (now(), 'u1.jpg')`);
     writeFileSync(join(root, 'u1.jpg'), 'new jpeg');
-    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
     expect(await drainCascades(runtime, 'app')).toEqual({ deleted: 1, missing: 0, refused: 0, failed: 0, kept: 1 });
     expect(existsSync(join(root, 'u1.jpg'))).toBe(true);
     expect(existsSync(join(root, 'u2.jpg'))).toBe(false);
@@ -219,16 +227,10 @@ describe('row-to-file cascades (files store)', () => {
     await photos([{ path: 'u1.jpg', expired: true }]);
     const config = env.config([rule()], stores());
     const runtime = await env.runtime(config);
-    const { startSweep } = await import('../../src/executor/start-sweep.js');
-    const { executeBatch } = await import('../../src/executor/execute-batch.js');
-    const { recordManualTrigger } = await import('../../src/queue/manual-trigger.js');
-    const { jobId, data } = await recordManualTrigger(runtime.state, config.rules[0]!, { actor: 'test', dryRun: false });
-    const started = await startSweep(runtime, jobId, data);
-    for (const idx of started.enqueue!.batches) await executeBatch(runtime, started.enqueue!.sweepId, idx);
+    await sweepWithoutDrain(runtime, config);
     // The row is gone and its file queued; the operator now stops deleting photos with the
     // rows (a hold on the files) and deploys the rule without its cascade.
     const without = env.config([{ ...rule(), cascade: undefined }], stores());
-    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
     expect(await drainCascades(await env.runtime(without), 'app')).toMatchObject({ deleted: 0, failed: 1 });
     expect(existsSync(join(root, 'u1.jpg'))).toBe(true);
     expect(await outboxCount()).toBe(1);
@@ -267,7 +269,6 @@ describe('row-to-file cascades (files store)', () => {
     await env.sql(`INSERT INTO "${env.stateSchema}".cascade_outbox (store, path, rule_id) VALUES ('photos', 'b.jpg', 'id-photos-180d')`);
     writeFileSync(join(base, 'b.jpg'), 'x');
     rmSync(root, { recursive: true });
-    const { drainCascades } = await import('../../src/executor/drain-cascades.js');
     expect(await drainCascades(runtime, 'app')).toMatchObject({ deleted: 0, failed: 1 });
     expect(await outboxCount()).toBe(1);
     mkdirSync(root);
