@@ -24,6 +24,8 @@ module.exports = {
       'the audit log records what the executor did; it calls nothing that acts'),
     layer('state-below-the-queue', '^src/state/', '^src/(queue|cli)/|^jobs/',
       'the state database holds sweeps and triggers; transport types do not live there'),
+    layer('people-below-the-queue', '^src/people/', '^src/(queue|cli|executor)/|^jobs/',
+      'people/ holds what a person is to the product (digests, sealed ids, holds, deadlines); the executor acts on it'),
     layer('queue-is-transport', '^src/queue/', '^src/cli/',
       'the queue layer carries jobs; commands sit above it'),
     {

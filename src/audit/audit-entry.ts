@@ -57,6 +57,8 @@ export interface AuditEntry {
   refusedObjects?: { store: string; key: string; reason: string }[];
   /** Batch: rows the batch could not change and left, by key digest (`keyDigest`), never the raw key. */
   skippedRows?: { key: string; reason: string }[];
+  /** Batch: items the batch would have changed but kept because their subject is on legal hold. */
+  held?: number;
   /** `superseded`, `failed`, `cancelled`, `refused`: why. */
   reason?: string;
   /** `superseded`, `refused`: the definition hash the sweep was planned with or the job carried. */

@@ -6,9 +6,11 @@ import { completeBatch, lockBatch, readSweepBatch, type SweepStatus } from '../s
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import type { SqlClient } from '../state/sql-client.js';
 import { withTransaction } from '../stores/postgres/connect.js';
-import { expired } from '../stores/selection.js';
-import type { BatchResult, BatchSpec } from '../stores/store.js';
-import { supersedeIfOutdated } from './end-sweep.js';
+import { exceptHeld, expired } from '../stores/selection.js';
+import type { BatchGuard, BatchResult, BatchSpec } from '../stores/store.js';
+import { endSweep, supersedeIfOutdated } from './end-sweep.js';
+import { describeHold, holdsForRule } from '../people/holds-in-force.js';
+import type { HoldRecord } from '../state/holds.js';
 
 export interface BatchOutcome {
   rows: number;
@@ -82,10 +84,29 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       ...(result.ttls !== undefined ? { ttls: result.ttls } : {}),
       ...(result.objects && Object.keys(result.objects).length > 0 ? { objectsQueued: result.objects } : {}),
       ...(skippedRows && skippedRows.length > 0 ? { skippedRows } : {}),
+      ...(result.held ? { held: result.held } : {}),
     };
     // The audit lock is held until commit, so it is taken last.
     await appendAudit(client, state, { ...sweepAuditEntry(sweep, 'batch', result.rows, { idx }), ...details });
     if (finished) await appendAudit(client, state, sweepAuditEntry(updated, 'sweep-finished', updated.rowsAffected));
+  };
+
+  // Legal holds are read inside the state transaction that records the batch, under the
+  // holds lock (shared; `hold add` takes it exclusively), and that transaction commits only
+  // after the store's change: a hold committed before it is respected, and a hold being
+  // added waits for it (src/state/holds.ts).
+  let ruleHold: HoldRecord | null = null;
+  const guard = async (client: SqlClient): Promise<BatchGuard | null> => {
+    const holds = await holdsForRule(client, state, rule);
+    if (holds.ruleHold) {
+      ruleHold = holds.ruleHold;
+      return null;
+    }
+    return { held: holds.held };
+  };
+  const stopHeld = async (hold: HoldRecord): Promise<BatchOutcome> => {
+    await endSweep(runtime, sweepId, 'cancelled', `rule ${rule.id} is on legal ${describeHold(hold)}; its sweeps stop until the hold is released`);
+    return endedOutcome(await reread(runtime, sweepId, idx));
   };
 
   if (store.sharesTransactionsWith(runtime.config.state)) {
@@ -94,10 +115,11 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       const result = await store.apply(spec, {
         before: async (client) => {
           lock = await lockBatch(client, state, sweepId, idx);
-          return lock === 'run';
+          return lock === 'run' ? guard(client) : null;
         },
         after: (client, result) => record(client, result, false),
       });
+      if (ruleHold) return stopHeld(ruleHold);
       if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
       return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result) };
     } catch (error) {
@@ -106,15 +128,24 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       throw error;
     }
   }
-  // Another database: its change commits on its own, so it is recorded even when the
-  // sweep ended meanwhile (the rows did change).
-  const result = await store.apply(spec);
+  // Another database: its change commits on its own, inside the state transaction that
+  // holds the batch's lock and the holds lock, then the checkpoint and audit entry commit.
+  // A crash between the two commits re-runs the batch, which finds nothing left. The
+  // change is recorded even when the sweep ended meanwhile (the rows did change).
   let lock = 'run' as Awaited<ReturnType<typeof lockBatch>>;
-  await withTransaction(state.db, async (client) => {
+  const result = await withTransaction(state.db, async (client) => {
     lock = await lockBatch(client, state, sweepId, idx);
-    if (lock !== 'done') await record(client, result, true);
+    if (lock !== 'run') return null;
+    const holds = await guard(client);
+    if (!holds) return null;
+    const changed = await store.apply({ ...spec, selection: exceptHeld(spec.selection, holds.held) });
+    await record(client, changed, true);
+    return changed;
   });
-  return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result) };
+  if (ruleHold) return stopHeld(ruleHold);
+  if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
+  if (!result) return { rows: 0, skipped: true };
+  return { rows: result.rows, skipped: false, ...drainOf(rule.store, spec, result) };
 }
 
 /** The outbox to drain once the batch committed: when its DELETE queued objects (never in a dry run). */

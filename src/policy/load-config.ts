@@ -10,7 +10,7 @@ import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
 import { ruleDefinitionHash } from './rule-hash.js';
 import { queuePrefixProblem } from './redis-url.js';
-import type { Limits, Rule, Schedule } from './rule.js';
+import { SUBJECT_PLACEHOLDER, type Limits, type Rule, type Schedule } from './rule.js';
 import type { CatalogKind, StoreKindCatalog } from './store-kind-catalog.js';
 import { zoneProblem } from './time-zone.js';
 import { numberSources, unsafeStringProblems } from './yaml-values.js';
@@ -230,6 +230,16 @@ function buildRule(
       problem('action', `a rule on a ${kind.kind} store can only ${kind.capabilities.actions.join(' or ')} (store ${raw.store})`);
     }
   }
+  // Where the person is named: a written `subject:` (column, hash field) or a `{subject}`
+  // placeholder in the target, never both; and only on a kind that can select by person.
+  const placeholder = targetOk && kind?.subjectInTarget?.(target as never) === true;
+  if (kind && (raw.subject !== undefined || placeholder)) {
+    if (raw.subject !== undefined && placeholder) {
+      problem('subject', `the ${SUBJECT_PLACEHOLDER} placeholder in the rule's ${kind.targetKeys.join('/')} already names the person; remove subject`);
+    } else if (!kind.capabilities.subjects) {
+      problem(placeholder ? kind.targetKeys[0]! : 'subject', `a ${kind.kind} store cannot select one person's data (store ${raw.store}), so erasure requests and holds could not reach this rule`);
+    }
+  }
   const anonymize = Object.entries(raw.anonymize ?? {}).map(([column, strategy]) => ({ column, strategy }));
   if (raw.action === 'anonymize' && anonymize.length === 0) {
     problem('anonymize', 'action is anonymize, so anonymize must map at least one column to a strategy, e.g. { email: hmac }');
@@ -246,7 +256,7 @@ function buildRule(
     kind: kind?.kind ?? '',
     retain: raw.retain,
     action: raw.action,
-    subject: raw.subject ?? null,
+    subject: raw.subject ?? (placeholder ? SUBJECT_PLACEHOLDER : null),
     schedule: parseSchedule(raw.schedule ?? DEFAULT_SCHEDULE, config.timezone, (m) => problem('schedule', m)),
     anonymize,
     batchSize: raw.batchSize ?? (raw.action === 'anonymize' ? DEFAULT_ANONYMIZE_BATCH_SIZE : DEFAULT_BATCH_SIZE),

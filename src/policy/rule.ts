@@ -4,6 +4,9 @@ export type Schedule =
   | { kind: 'cron'; pattern: string }
   | { kind: 'manual' };
 
+/** The placeholder a key pattern or path names the person with; also a rule's `subject` then. */
+export const SUBJECT_PLACEHOLDER = '{subject}';
+
 /**
  * What a rule does to the items it selects: delete them, overwrite fields
  * (`anonymize`), or make the store delete them itself (`expire`: a Redis TTL). Which of
@@ -34,7 +37,12 @@ export interface Rule<Target = Readonly<Record<string, unknown>>> {
   /** ISO-8601 duration. */
   retain: string;
   action: Action;
-  /** Field naming the person, for subject requests and holds. */
+  /**
+   * Where the store names the person, for erasure requests and legal holds: a column (SQL),
+   * a hash field (Redis hashes), or `SUBJECT_PLACEHOLDER` when the target's key pattern or
+   * path carries it (`session:{subject}:*`, `photos/{subject}/**`). Null: the rule cannot
+   * tell whose its items are, so requests and subject holds do not reach it.
+   */
   subject: string | null;
   schedule: Schedule;
   /** Field -> strategy name; empty unless the action is `anonymize`. */

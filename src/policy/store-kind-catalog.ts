@@ -14,7 +14,7 @@ export interface CatalogKind {
   /** The rule fields this kind owns (exactly `targetKeys`). */
   readonly targetSchema: z.ZodType<unknown>;
   readonly targetKeys: readonly string[];
-  readonly capabilities: { readonly actions: readonly Action[]; readonly anonymize: boolean };
+  readonly capabilities: { readonly actions: readonly Action[]; readonly anonymize: boolean; readonly subjects: boolean };
   /**
    * What to say about a rule key another kind owns when a rule on this kind has it (`table`
    * on a Redis rule); without one, the loader names the kinds the key is for.
@@ -22,6 +22,8 @@ export interface CatalogKind {
   readonly misplaced?: Readonly<Record<string, string>>;
   /** Completes a parsed target from what surrounds it in the config (defaults, exact YAML values). */
   resolveTarget?(parsed: never, context: TargetContext): unknown;
+  /** Whether the target names the person with a `{subject}` placeholder (its key pattern, its path). */
+  subjectInTarget?(target: never): boolean;
   /** Static checks of one rule against its store's config; problems carry `path` prefixes. */
   checkRule?(rule: Rule<never>, config: never, path: string, context: RuleCheckContext): ConfigProblem[];
 }

@@ -5,12 +5,23 @@ import type pg from 'pg';
 import { ident } from '../stores/postgres/sql.js';
 import { connectionError, type Database } from '../stores/postgres/connect.js';
 
+export type StateTable =
+  | 'sweeps'
+  | 'batches'
+  | 'triggers'
+  | 'audit_log'
+  | 'migrations'
+  | 'holds'
+  | 'requests'
+  | 'request_rules'
+  | 'erasure_ledger';
+
 /** The state database and the schema our tables live in. */
 export interface StateDb {
   db: Database;
   schema: string;
   /** `"retention"."audit_log"` etc., quoted. */
-  table(name: 'sweeps' | 'batches' | 'triggers' | 'audit_log' | 'migrations'): string;
+  table(name: StateTable): string;
   /**
    * $RETENTION_AUDIT_KEY: keys the audit chain appended here (src/audit/audit-key.ts). It
    * travels with the database handle, never into it: null when the command has none.

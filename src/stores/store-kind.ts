@@ -31,6 +31,12 @@ export interface StoreKind<Config = any, Target = any, ParsedTarget = Target> {
    * zone, numbers exactly as written). Absent: the target is what the schema parsed.
    */
   resolveTarget?(parsed: ParsedTarget, context: TargetContext): Target;
+  /**
+   * Whether the target names the person itself: a `{subject}` placeholder in its key
+   * pattern or path. The loader then sets the rule's `subject` to `SUBJECT_PLACEHOLDER`.
+   * Absent: only a written `subject:` (a column, a field) names the person.
+   */
+  subjectInTarget?(target: Target): boolean;
   /** Static checks of one rule against its store config (no I/O); problems carry `path` prefixes. */
   checkRule?(rule: Rule<Target>, config: Config, path: string, context: RuleCheckContext): ConfigProblem[];
   create(name: string, config: Config, deps: StoreDeps): Store<Target>;
@@ -41,7 +47,7 @@ export interface StoreCapabilities {
   actions: readonly Action[];
   /** Can rewrite fields (SQL kinds). */
   anonymize: boolean;
-  /** Can select one person's data (people issue). */
+  /** Can select one person's data and exclude held people's (`Selection` with a subject). */
   subjects: boolean;
   /**
    * 'transactional': change, checkpoint and audit commit together when the store is the

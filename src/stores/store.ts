@@ -58,6 +58,20 @@ export interface BatchResult {
    * transaction as the rows' DELETE, by store (in a dry run: that would be); absent when none.
    */
   objects?: Record<string, number>;
+  /**
+   * Items the selection would have changed but left because their subject is on legal
+   * hold (`exceptSubjects`); absent or 0 when none were held.
+   */
+  held?: number;
+}
+
+/** What the executor found, inside the batch's transaction, before the change. */
+export interface BatchGuard {
+  /**
+   * Subjects on hold as of this transaction (raw ids, in memory only): the store adds
+   * them to the batch's `exceptSubjects` (`exceptHeld`) before it builds its statement.
+   */
+  held: readonly string[];
 }
 
 /**
@@ -65,8 +79,11 @@ export interface BatchResult {
  * state database, so the checkpoint and audit entry commit atomically with the change.
  */
 export interface BatchJournal {
-  /** Before the change; return false to skip it (the batch is already done). */
-  before(tx: SqlClient): Promise<boolean>;
+  /**
+   * Before the change, in its transaction: null to skip it (the batch is already done, its
+   * sweep ended, its rule is on hold), else the holds the change must respect.
+   */
+  before(tx: SqlClient): Promise<BatchGuard | null>;
   /** After the change, with what it did (rows counted, in a dry run). */
   after(tx: SqlClient, result: BatchResult): Promise<void>;
 }
@@ -125,6 +142,18 @@ export interface Store<Target = unknown> {
    * bounds); one open range when the kind cannot split.
    */
   partition(rule: Rule<Target>, selection: Selection): Promise<KeyRange[]>;
+  /**
+   * Erasure requests and replay (`subject:` rules): the raw subject values the rule's items
+   * carry, in pages (a value may repeat across pages). Replay after a restore knows people
+   * only by keyed digest, so it digests these to find whom to erase again.
+   */
+  scanSubjects?(rule: Rule<Target>): AsyncIterable<readonly string[]>;
+  /**
+   * SQL kinds: the targets (as `describe` names them) the rule's rows reference through
+   * foreign keys, read from the catalog, so that an erasure deletes children before the
+   * rows they reference. Empty when none.
+   */
+  dependsOn?(rule: Rule<Target>): Promise<string[]>;
   /** Deletes or anonymizes (or, dry, counts) one batch. */
   apply(batch: BatchSpec<Target>, journal?: BatchJournal): Promise<BatchResult>;
   /** True when `apply` runs a journal in the same transaction as the state database at `stateUrl`. */

@@ -27,7 +27,7 @@ const notebook = {
   configSchema: z.strictObject({ shelf: z.string({ error: 'shelf is required' }) }),
   targetSchema: z.strictObject({ pages: z.string({ error: (issue) => (issue.input === undefined ? 'a notebook rule needs pages' : 'pages must be a string') }) }),
   targetKeys: ['pages'],
-  capabilities: { actions: ['delete'] as const, anonymize: false },
+  capabilities: { actions: ['delete'] as const, anonymize: false, subjects: false },
 };
 
 describe('store kinds in the config', () => {

@@ -31,7 +31,7 @@ export const mysqlKind: StoreKind<MysqlConfig, MysqlTarget, Omit<ParsedSqlTarget
   configSchema,
   targetSchema: mysqlTargetSchema,
   targetKeys: MYSQL_TARGET_KEYS,
-  capabilities: { actions: ['delete', 'anonymize'], anonymize: true, subjects: false, audit: 'change-then-record' },
+  capabilities: { actions: ['delete', 'anonymize'], anonymize: true, subjects: true, audit: 'change-then-record' },
   misplaced: {
     keys: 'keys is for redis stores; this rule sweeps a table',
     anchorUnit: "anchorUnit is for redis stores; a table's anchor column has a type of its own",

@@ -32,7 +32,7 @@ export const postgresKind: StoreKind<PostgresConfig, SqlTarget, ParsedSqlTarget>
   configSchema,
   targetSchema: sqlTargetSchema,
   targetKeys: SQL_TARGET_KEYS,
-  capabilities: { actions: ['delete', 'anonymize'], anonymize: true, subjects: false, audit: 'transactional' },
+  capabilities: { actions: ['delete', 'anonymize'], anonymize: true, subjects: true, audit: 'transactional' },
   misplaced: {
     keys: 'keys is for redis stores; this rule sweeps a table',
     anchorUnit: "anchorUnit is for redis stores; a table's anchor column has a type of its own",

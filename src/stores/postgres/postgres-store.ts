@@ -2,7 +2,7 @@ import type { ConfigProblem } from '../../errors.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import { redactUrl } from '../../redact.js';
-import { expiredRangesOf, type Selection } from '../selection.js';
+import { exceptHeld, expiredRangesOf, type Selection } from '../selection.js';
 import { shownTable, sqlRule, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
 import type { Rule as GenericRule } from '../../policy/rule.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
@@ -203,7 +203,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    */
   async apply(batch: BatchSpec<SqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
     const { rule, dryRun, context } = batch;
-    const ranges = expiredRangesOf(batch.selection);
+    expiredRangesOf(batch.selection);
     const table = await this.requireTable(rule);
     // `cascade:`: the rows' objects are queued by the DELETE itself, into an outbox that
     // exists before the batch's transaction begins (DDL never runs inside a batch).
@@ -211,7 +211,13 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     const outbox = objectCascades && !dryRun ? await this.#ensureOutbox() : null;
     const queueObjects = objectCascades && outbox ? (remove: Statement) => deleteQueuingObjects(remove, rule, objectCascades, outbox, batch.origin) : undefined;
     return withTransaction(this.database, async (client) => {
-      if (journal && !(await journal.before(client))) return { rows: 0 };
+      let selection = batch.selection;
+      if (journal) {
+        const guard = await journal.before(client);
+        if (!guard) return { rows: 0 };
+        selection = exceptHeld(selection, guard.held);
+      }
+      const ranges = expiredRangesOf(selection);
       // Deletes that cascade are counted per table as they happen (read each batch: a
       // foreign key added since `check` is not deleted through unseen).
       const cascades = rule.action === 'delete' ? await readCascades(client, rule.target.table) : null;

@@ -1,0 +1,36 @@
+import type { Rule } from '../policy/rule.js';
+import { activeHolds, lockHoldsShared, type HoldRecord } from '../state/holds.js';
+import type { SqlClient } from '../state/sql-client.js';
+import type { StateDb } from '../state/state-db.js';
+import { unsealSubject } from './seal-subject.js';
+
+/** What the holds in force mean for one rule's change. */
+export interface HoldsForRule {
+  /** A hold on the whole rule: nothing of it may change. */
+  ruleHold: HoldRecord | null;
+  /** Subjects on hold in this rule (raw, in memory only), for `exceptSubjects`. */
+  held: string[];
+  /** Their digests, to tell a request's subject is held without unsealing it. */
+  heldDigests: Set<string>;
+}
+
+/**
+ * Reads the holds in force inside the caller's state transaction, after taking the holds
+ * lock shared (`lockHoldsShared`): the caller changes its store before committing, so a
+ * hold committed before this read is respected, and one being added waits for the commit.
+ * A rule without a `subject` cannot tell whose its items are: subject holds do not reach
+ * it (only a hold on the rule does).
+ */
+export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule): Promise<HoldsForRule> {
+  await lockHoldsShared(tx, state);
+  const holds = (await activeHolds(tx, state)).filter((h) => h.ruleId === null || h.ruleId === rule.id);
+  const ruleHold = holds.find((h) => h.subjectDigest === null) ?? null;
+  const subjectHolds = rule.subject === null ? [] : holds.filter((h) => h.subjectDigest !== null);
+  const held = [...new Set(subjectHolds.map((h) => unsealSubject(state.auditKey, h.subjectSealed!)))];
+  return { ruleHold, held, heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
+}
+
+/** "hold 12 (litigation: case 2026-17)": how a report names the hold that stopped something. */
+export function describeHold(hold: HoldRecord): string {
+  return `hold ${hold.id} (${hold.reason}${hold.until ? `, until ${hold.until.toISOString()}` : ''})`;
+}
