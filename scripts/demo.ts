@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import type { AuditRecord } from '../src/audit/audit-entry.js';
+import { isSweepEntry, type AuditRecord, type SweepAuditEntry } from '../src/audit/audit-entry.js';
 import { formatTable } from '../src/cli/format-table.js';
 import { UserError } from '../src/errors.js';
 import { describeOrigin, type Config } from '../src/policy/config.js';
@@ -203,7 +203,9 @@ async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> 
     const after = await measure(config, db, plan.now);
     const objectsAfter = await measureObjects(config, db, objects, plan.now);
     const photosAfter = await photos.survey();
-    const audit = json<AuditRecord[]>(await cli(['audit', 'list', '--json', '--limit', '100000'], childEnv), 'audit list');
+    const audit = json<AuditRecord[]>(await cli(['audit', 'list', '--json', '--limit', '100000'], childEnv), 'audit list').filter(
+      (r): r is AuditRecord<SweepAuditEntry> => isSweepEntry(r.entry),
+    );
     await compare(config, db, before, after, affected, audit);
     await compareObjects(config, db, objects, objectsBefore, objectsAfter, affected, audit);
     comparePhotos(config, photos, photosBefore, photosAfter, audit, plan.rules.find((r) => r.id === PHOTOS_RULE)?.objects?.[photoStoreName(config)] ?? 0);
@@ -485,7 +487,7 @@ async function compare(
   before: Map<string, Measure>,
   after: Map<string, Measure>,
   affected: Map<string, number>,
-  audit: AuditRecord[],
+  audit: AuditRecord<SweepAuditEntry>[],
 ): Promise<void> {
   const rows = [];
   const problems: string[] = [];
@@ -553,7 +555,7 @@ async function compareObjects(
   before: Map<string, ObjectMeasure>,
   after: Map<string, ObjectMeasure>,
   affected: Map<string, number>,
-  audit: AuditRecord[],
+  audit: AuditRecord<SweepAuditEntry>[],
 ): Promise<void> {
   const rows = [];
   const problems: string[] = [];
@@ -600,7 +602,7 @@ async function anchorCounts(db: pg.Client, survey: ObjectSurvey, retain: string,
  * ones the deleted rows owned (queued by the batches, deleted by the drains), none is left
  * without its row or gone while its row stays, and the `../` path was refused, its file kept.
  */
-function comparePhotos(config: Config, photos: DemoPhotos, before: PhotoSurvey, after: PhotoSurvey, audit: AuditRecord[], planned: number): void {
+function comparePhotos(config: Config, photos: DemoPhotos, before: PhotoSurvey, after: PhotoSurvey, audit: AuditRecord<SweepAuditEntry>[], planned: number): void {
   const store = photoStoreName(config);
   const entries = audit.filter((r) => r.entry.ruleId === PHOTOS_RULE && !r.entry.dryRun);
   const queued = entries.filter((r) => r.entry.event === 'batch').reduce((s, r) => s + (r.entry.objectsQueued?.[store] ?? 0), 0);
@@ -654,7 +656,7 @@ async function showAnonymized(config: Config, db: pg.Client): Promise<void> {
   }
 }
 
-function checkAudit(config: Config, verifyOutput: string, audit: AuditRecord[], affected: Map<string, number>): void {
+function checkAudit(config: Config, verifyOutput: string, audit: AuditRecord<SweepAuditEntry>[], affected: Map<string, number>): void {
   const match = /audit log intact: (\d+) entries/.exec(verifyOutput);
   if (!match) throw new DemoFailure(`audit verify printed something unexpected: ${verifyOutput.trim()}`);
   if (Number(match[1]) !== audit.length) throw new DemoFailure(`audit verify counts ${match[1]} entries, audit list returned ${audit.length}`);
@@ -776,7 +778,7 @@ function expectRuleIds(config: Config, ids: string[], where: string): void {
 }
 
 /** The `now` of the rule's last real sweep, from its sweep-finished audit entry. */
-function lastSweepNow(audit: AuditRecord[], ruleId: string): string {
+function lastSweepNow(audit: AuditRecord<SweepAuditEntry>[], ruleId: string): string {
   const finished = audit.filter((r) => r.entry.ruleId === ruleId && r.entry.event === 'sweep-finished' && !r.entry.dryRun);
   const last = finished[finished.length - 1];
   if (!last) throw new DemoFailure(`the audit log has no finished sweep of rule ${ruleId}`);

@@ -5,7 +5,10 @@ import type { Action } from '../policy/rule.js';
  * was done to which table under which rule, but no personal data (no row key, only a
  * batch's position or a key's digest, `keyDigest`).
  */
-export interface AuditEntry {
+export type AuditEntry = SweepAuditEntry | PeopleAuditEntry;
+
+/** What a sweep (or a job refused, or a cascade drain) did: see `event`. */
+export interface SweepAuditEntry {
   /**
    * `batch`: rows changed (or counted, in a dry run); `sweep-finished`: the total;
    * `blocked`: a sweep over its limits stopped before touching anything (rows = would change);
@@ -67,11 +70,80 @@ export interface AuditEntry {
   configRuleHash?: string | null;
 }
 
+/**
+ * What was done for or about a person (issue 12). Never the person's identifier: `subject`
+ * is its keyed digest (`subjectDigest`), which someone holding the audit key and the id can
+ * recompute.
+ *
+ * `hold-added`, `hold-released`: a legal hold (on `subject`, on `ruleId`, or both) changed;
+ * `held`: a sweep did not start because its rule is on hold (`holdId`);
+ * `request-opened`, `request-extended` (new `dueAt`, `reason`), `request-waiting` (why it
+ * cannot finish now), `request-completed` (verified: nothing of the subject is left),
+ * `request-expired` (its record reached `requests.keep`; the ledger keeps the digest);
+ * `erased`: one rule's items of the subject deleted or anonymized (`rows`) for `requestId`;
+ * `replayed`: after a restore, items erased or swept before were removed again (`rows`).
+ */
+export interface PeopleAuditEntry {
+  event:
+    | 'hold-added'
+    | 'hold-released'
+    | 'held'
+    | 'request-opened'
+    | 'request-extended'
+    | 'request-waiting'
+    | 'request-completed'
+    | 'request-expired'
+    | 'erased'
+    | 'replayed';
+  /** The subject's digest; absent for a hold on a whole rule. */
+  subject?: string;
+  requestId?: string;
+  holdId?: string;
+  /** The rule concerned; null when the entry concerns every rule (a request, a subject hold). */
+  ruleId: string | null;
+  ruleSource?: string | null;
+  ruleHash?: string;
+  configHash?: string;
+  store?: string;
+  table?: string;
+  action?: Action | null;
+  rows: number;
+  dryRun?: false;
+  cascaded?: Record<string, number>;
+  objectsQueued?: Record<string, number>;
+  actor: string;
+  reason?: string;
+  /** Hold: until when; request: the answer deadline (after an extension, the new one). */
+  until?: string | null;
+  dueAt?: string;
+  receivedAt?: string;
+  /** `replayed`: what was replayed (`erasure` of `requestId`, or `sweep` of `ruleId`) and since when. */
+  replay?: { of: 'erasure' | 'sweep'; since: string };
+}
+
+const PEOPLE_EVENTS: ReadonlySet<string> = new Set<PeopleAuditEntry['event']>([
+  'hold-added',
+  'hold-released',
+  'held',
+  'request-opened',
+  'request-extended',
+  'request-waiting',
+  'request-completed',
+  'request-expired',
+  'erased',
+  'replayed',
+]);
+
+/** A sweep's entry (batch, sweep-finished, blocked, ...), not one about a person. */
+export function isSweepEntry(entry: AuditEntry): entry is SweepAuditEntry {
+  return !PEOPLE_EVENTS.has(entry.event);
+}
+
 /** An entry as stored: with its place in the chain. */
-export interface AuditRecord {
+export interface AuditRecord<Entry extends AuditEntry = AuditEntry> {
   seq: number;
   at: string;
-  entry: AuditEntry;
+  entry: Entry;
   prevHash: string;
   hash: string;
   /** False for legacy entries written before the chain was keyed (plain sha256). */

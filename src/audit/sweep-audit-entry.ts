@@ -1,5 +1,5 @@
 import type { SweepRecord } from '../state/sweeps.js';
-import type { AuditEntry } from './audit-entry.js';
+import type { SweepAuditEntry } from './audit-entry.js';
 
 /**
  * The audit entry for an event of a recorded sweep: everything an auditor needs, no row
@@ -8,7 +8,7 @@ import type { AuditEntry } from './audit-entry.js';
  * in the sweep, never by its key bounds: bounds are row keys, a key column can hold
  * personal data (`key: email`), and the log can never be cleaned.
  */
-export function sweepAuditEntry(sweep: SweepRecord, event: AuditEntry['event'], rows: number, batch?: { idx: number }): AuditEntry {
+export function sweepAuditEntry(sweep: SweepRecord, event: SweepAuditEntry['event'], rows: number, batch?: { idx: number }): SweepAuditEntry {
   const { summary } = sweep;
   return {
     event,

@@ -90,7 +90,7 @@ export function registerAudit(program: Command): void {
         console.log(
           formatTable(
             ['seq', 'at', 'event', 'rule', 'action', 'rows', 'dry', 'actor', 'hash'],
-            records.map((r) => [r.seq, r.at, r.entry.event, r.entry.ruleId, r.entry.action ?? '', r.entry.rows, r.entry.dryRun ? 'yes' : '', r.entry.actor, r.hash.slice(0, 12)]),
+            records.map((r) => [r.seq, r.at, r.entry.event, r.entry.ruleId ?? '', r.entry.action ?? '', r.entry.rows, r.entry.dryRun ? 'yes' : '', r.entry.actor, r.hash.slice(0, 12)]),
           ),
         );
       });

@@ -1,5 +1,5 @@
 import { appendAudit } from '../audit/append-audit.js';
-import type { AuditEntry } from '../audit/audit-entry.js';
+import type { SweepAuditEntry } from '../audit/audit-entry.js';
 import { keyDigest } from '../audit/key-digest.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import type { Rule } from '../policy/rule.js';
@@ -188,10 +188,10 @@ async function record(runtime: Runtime, tx: SqlClient, tallies: readonly Tally[]
   for (const tally of tallies) await appendAudit(tx, runtime.state, await drainEntry(runtime, tally));
 }
 
-async function drainEntry(runtime: Runtime, tally: Tally): Promise<AuditEntry> {
+async function drainEntry(runtime: Runtime, tally: Tally): Promise<SweepAuditEntry> {
   const sweep = tally.sweepId === null ? null : await findSweep(runtime.state, tally.sweepId);
   const rule = runtime.config.rules.find((r) => r.id === tally.ruleId);
-  const base: AuditEntry = sweep
+  const base: SweepAuditEntry = sweep
     ? sweepAuditEntry(sweep, 'cascade-drained', 0)
     : {
         event: 'cascade-drained',

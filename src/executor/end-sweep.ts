@@ -1,5 +1,5 @@
 import { appendAudit } from '../audit/append-audit.js';
-import type { AuditEntry } from '../audit/audit-entry.js';
+import type { SweepAuditEntry } from '../audit/audit-entry.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { markSweepEnded, type EndedStatus, type SweepRecord } from '../state/sweeps.js';
@@ -24,7 +24,7 @@ export async function endSweep(
   sweepId: string,
   status: EndedStatus,
   reason: string,
-  extra: Partial<Pick<AuditEntry, 'actor' | 'ruleHash' | 'configRuleHash'>> = {},
+  extra: Partial<Pick<SweepAuditEntry, 'actor' | 'ruleHash' | 'configRuleHash'>> = {},
 ): Promise<EndedSweep | null> {
   const { state } = runtime;
   return withTransaction(state.db, async (client) => {

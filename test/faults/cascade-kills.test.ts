@@ -6,7 +6,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/audit/audit-entry.js';
+import type { SweepAuditEntry } from '../../src/audit/audit-entry.js';
 import { loadConfig } from '../../src/policy/load-config.js';
 import { enqueueSweep, openQueue } from '../../src/queue/sweep-queue.js';
 import { stateDb } from '../../src/state/state-db.js';
@@ -281,7 +281,7 @@ describe('SIGKILL between the row commit and the object deletions', () => {
 
       // Each file audited once: deleted now, or found gone (deleted by a drain killed
       // before it committed, whose audit entry rolled back with it).
-      const entries = (await pool.query<{ entry: AuditEntry }>(`SELECT entry FROM "${stateSchema}".audit_log ORDER BY seq`)).rows.map((r) => r.entry);
+      const entries = (await pool.query<{ entry: SweepAuditEntry }>(`SELECT entry FROM "${stateSchema}".audit_log ORDER BY seq`)).rows.map((r) => r.entry);
       const batches = entries.filter((e) => e.event === 'batch');
       expect(batches.reduce((n, e) => n + e.rows, 0)).toBe(expired.length);
       expect(batches.reduce((n, e) => n + (e.objectsQueued?.photos ?? 0), 0)).toBe(expired.length);

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyDigest } from '../../src/audit/key-digest.js';
-import type { AuditEntry } from '../../src/audit/audit-entry.js';
+import type { SweepAuditEntry } from '../../src/audit/audit-entry.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import { STORE_KINDS } from '../../src/stores/registry.js';
@@ -99,8 +99,8 @@ function configFile(rules = [rule()]): string {
   return configDir.write('retention.yaml', env.configYaml(rules, stores()));
 }
 
-async function audit(): Promise<AuditEntry[]> {
-  return (await env.sql<{ entry: AuditEntry }>(`SELECT entry FROM "${env.stateSchema}".audit_log ORDER BY seq`)).map((r) => r.entry);
+async function audit(): Promise<SweepAuditEntry[]> {
+  return (await env.sql<{ entry: SweepAuditEntry }>(`SELECT entry FROM "${env.stateSchema}".audit_log ORDER BY seq`)).map((r) => r.entry);
 }
 
 async function outboxCount(): Promise<number> {

@@ -1,6 +1,6 @@
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AuditEntry } from '../../src/audit/audit-entry.js';
+import type { SweepAuditEntry } from '../../src/audit/audit-entry.js';
 import { verifyAudit } from '../../src/audit/verify-audit.js';
 import { createTestEnv, DATABASE_URL, type TestEnv } from '../helpers/test-env.js';
 import { startS3Server, TEST_CREDENTIALS, uniqueBucket, type S3TestServer } from '../helpers/s3-server.js';
@@ -75,7 +75,7 @@ describe('row-to-object cascades (s3 store)', () => {
 
     const runtime = await env.runtime(config);
     expect((await verifyAudit(runtime.state)).ok).toBe(true);
-    const entries = (await env.sql<{ entry: AuditEntry }>(`SELECT entry FROM "${env.stateSchema}".audit_log ORDER BY seq`)).map((r) => r.entry);
+    const entries = (await env.sql<{ entry: SweepAuditEntry }>(`SELECT entry FROM "${env.stateSchema}".audit_log ORDER BY seq`)).map((r) => r.entry);
     const drained = entries.filter((e) => e.event === 'cascade-drained');
     const sum = (k: 'deleted' | 'missing' | 'refused' | 'failed') => drained.reduce((n, e) => n + (e.objects?.scans?.[k] ?? 0), 0);
     expect([sum('deleted'), sum('missing'), sum('refused'), sum('failed')]).toEqual([2, 1, 1, 0]);
