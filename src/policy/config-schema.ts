@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationProblem } from './duration.js';
 import { redisUrlSchema } from './redis-url.js';
+import { requestsSchema } from './requests-schema.js';
 import { STRATEGY_NAMES } from '../anonymize/registry.js';
 
 /**
@@ -98,6 +99,8 @@ export function configSchemaFor(targetKeys: readonly string[]) {
   worker: z
     .strictObject({ concurrency: z.number().int().min(1).max(64).default(2) })
     .default({ concurrency: 2 }),
+  /** Deadlines of people's requests; defaults in src/policy/request-policy.ts. */
+  requests: requestsSchema.optional(),
   });
 }
 

@@ -1,3 +1,4 @@
+import type { RequestPolicy } from './request-policy.js';
 import type { Rule } from './rule.js';
 
 /**
@@ -27,6 +28,8 @@ export interface Config {
   stores: Record<string, StoreConfig>;
   rules: Rule[];
   worker: WorkerConfig;
+  /** Deadlines of people's requests (`requests:`), defaults filled in. */
+  requests: RequestPolicy;
   /** For each config path filled from the environment, where its value came from. */
   origins: ReadonlyMap<string, string>;
 }

@@ -9,6 +9,7 @@ import { commonRuleShape, configSchemaFor, type RawConfig, type RawRule } from '
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
 import { ruleDefinitionHash } from './rule-hash.js';
+import { resolveRequestPolicy } from './request-policy.js';
 import { queuePrefixProblem } from './redis-url.js';
 import { SUBJECT_PLACEHOLDER, type Limits, type Rule, type Schedule } from './rule.js';
 import type { CatalogKind, StoreKindCatalog } from './store-kind-catalog.js';
@@ -113,6 +114,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, 
     stores,
     rules,
     worker: config.worker,
+    requests: resolveRequestPolicy(config.requests),
     origins,
   };
 }
