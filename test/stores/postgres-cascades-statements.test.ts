@@ -5,6 +5,7 @@ import { STORE_KINDS } from '../../src/stores/registry.js';
 import { sqlRule } from '../../src/stores/sql/sql-target.js';
 import type { TableInfo } from '../../src/stores/postgres/catalog.js';
 import { cascadeCountStatement, cascadeProblems, groupTargets, lockTargetStatement, type CascadeEdge } from '../../src/stores/postgres/cascades.js';
+import { expired, selectionParts } from '../../src/stores/selection.js';
 
 /** The pure half of cascades: grouping paths into tables, and statements that bind every value. */
 
@@ -55,7 +56,7 @@ describe('cascade targets', () => {
 
   it('counts a table reached two ways once, through every key column, with every value bound', () => {
     const cascades = { targets: groupTargets([[orders], [orders, items], [bought]]), cycles: [] };
-    const statement = cascadeCountStatement(rule, table, cascades, [{ from: null, to: Date.UTC(2025, 0, 1) }], {} as never, { after: '100', upTo: '200' });
+    const statement = cascadeCountStatement(rule, table, cascades, selectionParts(expired([{ from: null, to: Date.UTC(2025, 0, 1) }])), {} as never, { after: '100', upTo: '200' });
     expect(statement.text).not.toContain('DROP TABLE');
     expect(JSON.stringify(statement.values)).toContain(JSON.stringify(HOSTILE));
     expect(statement.text).toContain('("t"."order_id", "t"."region") = ("l1"."id", "l1"."region")');

@@ -89,7 +89,9 @@ export function tableProblems(rule: Rule<MysqlTarget>, table: MysqlTable, contex
     const problem = filterValueProblem(info, filter.value);
     if (problem) at(field, problem);
   }
-  if (rule.subject) column('subject', rule.subject);
+  const subject = rule.subject ? column('subject', rule.subject) : undefined;
+  const subjectProblem = subject && subjectColumnProblem(subject);
+  if (subjectProblem) at('subject', subjectProblem);
 
   for (const { column: columnName, strategy: strategyName } of rule.anonymize) {
     const field = `anonymize.${columnName}`;
@@ -210,6 +212,20 @@ export function filterValueProblem(column: MysqlColumn, value: FilterValue): str
     default:
       return `filters on ${column.type} columns are not supported; filter on a text, number or date column`;
   }
+}
+
+/** Types `filterValueProblem` can judge a value for, besides text and whole numbers. */
+const COMPARABLE_TYPES = new Set(['decimal', 'float', 'double', 'date', 'datetime', 'timestamp']);
+
+/**
+ * Why a column cannot name people, or undefined: an erasure request's identifier is text,
+ * compared with the column only where its type can be judged (`filterValueProblem`), so a
+ * bad value never reaches a CAST that would make it someone else's. On any other type
+ * (BINARY, UUID, JSON ...) every request would select nothing and look done.
+ */
+export function subjectColumnProblem(column: MysqlColumn): string | undefined {
+  if (isTextual(column) || INTEGER_BITS[column.dataType] !== undefined || COMPARABLE_TYPES.has(column.dataType)) return undefined;
+  return `column ${column.name} is ${column.type}; a subject column must hold text, whole numbers, decimals or dates, which a person's identifier is compared with exactly`;
 }
 
 /** The members of `enum('a','it''s')`. */

@@ -1,17 +1,37 @@
 import type { ConfigProblem } from '../../errors.js';
 import { redactUrl } from '../../redact.js';
-import { denseKeyRanges } from '../postgres/key-ranges.js';
-import { expiredRangesOf, type Selection } from '../selection.js';
+import { boundedRanges, denseKeyRanges } from '../postgres/key-ranges.js';
+import type { Selection, SelectionParts } from '../selection.js';
+import { heldSelection, sqlSelection, subjectColumn, subjectValues, SUBJECT_PAGE_SIZE } from '../sql/subject-selection.js';
 import { shownTable, type TableName } from '../sql/sql-target.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { readTable, type MysqlTable } from './catalog.js';
 import { raw } from './mysql-sql.js';
-import { connectionOptions, type MysqlDatabase } from './connect.js';
-import { atPath, isSystemDatabase, tableProblems } from './inspect-rule.js';
+import { connectionOptions, type MysqlDatabase, type Runner } from './connect.js';
+import { atPath, filterValueProblem, isSystemDatabase, subjectColumnProblem, tableProblems } from './inspect-rule.js';
 import type { MysqlTarget } from './mysql-target.js';
 import { changeIsolatingRows } from '../sql/isolate-failing-rows.js';
 import { catalogNames, isRowError, rowErrorReason } from './row-errors.js';
-import { batchKeysStatement, batchStatement, boundaryStatement, cascadingKeysStatement, changeStatement, columnOf, countStatement, keyKind, keySpanStatement, totalStatement, unjudgedStatement } from './statements.js';
+import {
+  batchKeysStatement,
+  batchStatement,
+  boundaryStatement,
+  cascadingKeysStatement,
+  changeStatement,
+  columnOf,
+  countStatement,
+  heldCountStatement,
+  isTextual,
+  keyKind,
+  keySpanStatement,
+  referencedTablesStatement,
+  subjectBoundariesStatement,
+  subjectGroupsStatement,
+  subjectIndexStatement,
+  subjectVariantsStatement,
+  totalStatement,
+  unjudgedStatement,
+} from './statements.js';
 import type { Rule } from '../../policy/rule.js';
 
 type MysqlRule = Rule<MysqlTarget>;
@@ -57,12 +77,23 @@ export class MysqlStore implements Store<MysqlTarget> {
     }
     const table = await this.table(name);
     if (!table) return [{ path: `${path}.table`, message: `table ${shown} does not exist in ${redactUrl(this.database.url)} (store ${this.name})` }];
-    return atPath(path, tableProblems(rule, table, context));
+    const problems = atPath(path, tableProblems(rule, table, context));
+    if (rule.subject && table.columns.has(rule.subject)) {
+      const [row] = await this.database.rows<{ n: string | number }>(subjectIndexStatement(rule, table));
+      if (Number(row!.n) === 0) {
+        problems.push({
+          path: `${path}.subject`,
+          severity: 'warning',
+          message: `no index of ${table.resolvedName} starts with column ${rule.subject}: every erasure request and legal hold reads the whole table to find one person's rows (CREATE INDEX ... ON ${table.resolvedName} (${rule.subject}))`,
+        });
+      }
+    }
+    return problems;
   }
 
   async count(rule: MysqlRule, selection: Selection, context: StoreContext): Promise<number> {
     const table = await this.requireTable(rule);
-    const rows = await this.database.rows<{ n: string | number }>(countStatement(rule, table, expiredRangesOf(selection), context));
+    const rows = await this.database.rows<{ n: string | number }>(countStatement(rule, table, this.#selection(rule, table, selection), context));
     return Number(rows[0]!.n);
   }
 
@@ -87,20 +118,29 @@ export class MysqlStore implements Store<MysqlTarget> {
     context: StoreContext,
   ): Promise<{ newly: number; noLonger: number }> {
     const table = await this.requireTable(rule);
-    const statement = changeStatement(rule, expiredRangesOf(selection), previous.rule, expiredRangesOf(previous.selection), table, context);
+    const statement = changeStatement(rule, this.#selection(rule, table, selection), previous.rule, this.#selection(previous.rule, table, previous.selection), table, context);
     const [row] = await this.database.rows<{ newly: string | number; no_longer: string | number }>(statement);
     return { newly: Number(row!.newly), noLonger: Number(row!.no_longer) };
   }
 
   /**
-   * Key ranges of about `batchSize` rows. An integer key is split by arithmetic when its
-   * keys are dense enough (as for PostgreSQL); any other key, or sparse integers, by
-   * walking the key's index with LIMIT/OFFSET. The first and last ranges are open, so
-   * every row, including rows added after planning, lies in exactly one range.
+   * Key ranges of about `batchSize` rows. A sweep's cover the table: an integer key is
+   * split by arithmetic when its keys are dense enough (as for PostgreSQL); any other key,
+   * or sparse integers, by walking the key's index with LIMIT/OFFSET. A subject's cover
+   * about `batchSize` of that person's rows each, bounded by every batchSize-th of their
+   * keys, read in one pass over their rows: mostly one range, but a person with many rows
+   * still gets short batches, each its own short transaction, as a sweep does. The first
+   * and last ranges are open, so every row, including rows added after planning, lies in
+   * exactly one range.
    */
   async partition(rule: MysqlRule, selection: Selection): Promise<KeyRange[]> {
-    expiredRangesOf(selection);
     const table = await this.requireTable(rule);
+    const parts = this.#selection(rule, table, selection);
+    if (parts.ranges === null) {
+      if (parts.none) return [{ after: null, upTo: null }];
+      const bounds = await this.database.rows<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
+      return boundedRanges(bounds.map((b) => b.k));
+    }
     const key = columnOf(table, rule.target.key);
     if (keyKind(key) === 'integer') {
       const [span] = await this.database.rows<{ lo: string | null; hi: string | null }>(keySpanStatement(rule, table));
@@ -130,12 +170,21 @@ export class MysqlStore implements Store<MysqlTarget> {
   async apply(batch: BatchSpec<MysqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
     if (journal) throw new Error(`store ${this.name} (mysql) cannot share a transaction with the state database`);
     const { rule, keyRange, dryRun, context } = batch;
-    const ranges = expiredRangesOf(batch.selection);
     const table = await this.requireTable(rule);
-    const statement = batchStatement(rule, table, ranges, keyRange, dryRun, context);
+    // Held subjects come in `exceptSubjects` (the executor read them in its state
+    // transaction, which commits after this one): every statement below excludes them.
+    const parts = this.#selection(rule, table, batch.selection);
+    const statement = batchStatement(rule, table, parts, keyRange, dryRun, context);
+    const held = heldSelection(parts);
+    // Rows held subjects keep, counted only when someone is held (an extra COUNT).
+    const countHeld = async (runner: Runner): Promise<{ held?: number }> => {
+      if (!held) return {};
+      const [row] = await runner.rows<{ n: string | number }>(heldCountStatement(rule, table, held, parts.except, keyRange, context));
+      return { held: Number(row!.n) };
+    };
     if (dryRun) {
       const rows = await this.database.rows<{ n: string | number }>(statement);
-      return { rows: Number(rows[0]!.n) };
+      return { rows: Number(rows[0]!.n), ...(await countHeld(this.database)) };
     }
     return this.database.transaction(async (tx) => {
       if (rule.action === 'delete') {
@@ -149,13 +198,60 @@ export class MysqlStore implements Store<MysqlTarget> {
         { run: (text) => tx.run(raw(text)), isRowError },
         keyRange,
         {
-          change: async (part) => ({ rows: await tx.run(part === keyRange ? statement : batchStatement(rule, table, ranges, part, false, context)) }),
-          keys: async (part, matching) => (await tx.rows<{ k: string }>(batchKeysStatement(rule, table, ranges, part, matching, context))).map((r) => r.k),
+          change: async (part) => ({ rows: await tx.run(part === keyRange ? statement : batchStatement(rule, table, parts, part, false, context)) }),
+          keys: async (part, matching) => (await tx.rows<{ k: string }>(batchKeysStatement(rule, table, parts, part, matching, context))).map((r) => r.k),
         },
         (error) => rowErrorReason(error, catalogNames(table)),
       );
-      return skipped.length > 0 ? { rows, skipped } : { rows };
+      return { rows, ...(skipped.length > 0 ? { skipped } : {}), ...(await countHeld(tx)) };
     });
+  }
+
+  /**
+   * Distinct subject values of the rows the rule's filters select, by keyset pages over
+   * the column's own order. A text column's page lists every exact value in its groups:
+   * a case-insensitive collation's `Ann` and `ann` are two people to an exact match.
+   */
+  async *scanSubjects(rule: MysqlRule): AsyncIterable<readonly string[]> {
+    const table = await this.requireTable(rule);
+    const textual = isTextual(columnOf(table, subjectColumn(rule)));
+    let after: string | null = null;
+    for (;;) {
+      const groups: string[] = (await this.database.rows<{ s: string }>(subjectGroupsStatement(rule, table, after, SUBJECT_PAGE_SIZE))).map((r) => r.s);
+      if (groups.length === 0) return;
+      if (!textual) yield groups;
+      else {
+        const exact = await this.database.rows<{ s: Buffer }>(subjectVariantsStatement(rule, table, groups[0]!, groups[groups.length - 1]!));
+        yield exact.map((r) => Buffer.from(r.s).toString('utf8'));
+      }
+      if (groups.length < SUBJECT_PAGE_SIZE) return;
+      after = groups[groups.length - 1]!;
+    }
+  }
+
+  /**
+   * Every table the rule's rows reference, directly or through others, as `describe`
+   * names a rule's table: `db.table`, and also the bare name when it is in the URL's
+   * database (a rule may name it either way).
+   */
+  async dependsOn(rule: MysqlRule): Promise<string[]> {
+    const rows = await this.database.rows<{ name: string; bare: string; visible: string | number }>(referencedTablesStatement(await this.requireTable(rule)));
+    return rows.flatMap((r) => (Number(r.visible) === 1 ? [r.name, r.bare] : [r.name]));
+  }
+
+  /**
+   * The selection as this rule's statements apply it. The subject column's type judges
+   * each value before any SQL is built (`filterValueProblem`, as for `where` values): one
+   * it cannot hold names nobody (see `sqlSelection`). A column of a type that cannot be
+   * judged is refused, never read as "nobody's rows".
+   */
+  #selection(rule: MysqlRule, table: MysqlTable, selection: Selection): SelectionParts {
+    const values = subjectValues(rule, selection);
+    if (values.length === 0) return sqlSelection(rule, selection, () => true);
+    const column = columnOf(table, subjectColumn(rule));
+    const problem = subjectColumnProblem(column);
+    if (problem) throw new Error(`rule ${rule.id}: ${problem}`);
+    return sqlSelection(rule, selection, (text) => filterValueProblem(column, { kind: 'string', text }) === undefined);
   }
 
   /** InnoDB's row estimate, fresh from the statistics (-1 when there is none). */

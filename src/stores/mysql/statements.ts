@@ -1,6 +1,8 @@
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import type { AnchorRange } from '../../policy/expiry.js';
+import type { SelectionParts } from '../selection.js';
+import { subjectColumn } from '../sql/subject-selection.js';
 import type { Rule } from '../../policy/rule.js';
 import type { KeyRange } from '../store.js';
 import type { WhereFilter } from '../sql/sql-target.js';
@@ -19,8 +21,8 @@ import { readingText, wallClockIntervals, type WallInterval } from './wall-clock
 type MysqlRule = Rule<MysqlTarget>;
 
 /** Rows the rule would change: for `plan`. */
-export function countStatement(rule: MysqlRule, table: MysqlTable, ranges: readonly AnchorRange[], context: AnonymizeContext): Fragment {
-  return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)} WHERE ${rulePredicate(rule, table, ranges, context)}`;
+export function countStatement(rule: MysqlRule, table: MysqlTable, selection: SelectionParts, context: AnonymizeContext): Fragment {
+  return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)} WHERE ${rulePredicate(rule, table, selection, context)}`;
 }
 
 /** Every row of the table, for the fraction limit. */
@@ -34,14 +36,14 @@ export function totalStatement(rule: MysqlRule): Fragment {
  */
 export function changeStatement(
   rule: MysqlRule,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   previous: MysqlRule,
-  previousRanges: readonly AnchorRange[],
+  previousSelection: SelectionParts,
   table: MysqlTable,
   context: AnonymizeContext,
 ): Fragment {
-  const now = () => rulePredicate(rule, table, ranges, context);
-  const before = () => rulePredicate(previous, table, previousRanges, context);
+  const now = () => rulePredicate(rule, table, selection, context);
+  const before = () => rulePredicate(previous, table, previousSelection, context);
   return sql`SELECT COALESCE(SUM((${now()}) AND NOT COALESCE((${before()}), FALSE)), 0) AS newly,
                     COALESCE(SUM((${before()}) AND NOT COALESCE((${now()}), FALSE)), 0) AS no_longer
                FROM ${qualified(rule.target.table)}`;
@@ -51,13 +53,13 @@ export function changeStatement(
 export function batchStatement(
   rule: MysqlRule,
   table: MysqlTable,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   keyRange: KeyRange,
   dryRun: boolean,
   context: AnonymizeContext,
 ): Fragment {
   const target = qualified(rule.target.table);
-  const where = join([keyPredicate(rule, table, keyRange), rulePredicate(rule, table, ranges, context)], ' AND ');
+  const where = join([keyPredicate(rule, table, keyRange), rulePredicate(rule, table, selection, context)], ' AND ');
   if (dryRun) return sql`SELECT COUNT(*) AS n FROM ${target} WHERE ${where}`;
   if (rule.action === 'delete') return sql`DELETE FROM ${target} WHERE ${where}`;
   if (rule.action !== 'anonymize') throw new Error(`rule ${rule.id}: a MySQL store cannot ${rule.action}`);
@@ -76,13 +78,13 @@ export function batchStatement(
 export function batchKeysStatement(
   rule: MysqlRule,
   table: MysqlTable,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   keyRange: KeyRange,
   matching: boolean,
   context: AnonymizeContext,
 ): Fragment {
   const key = columnOf(table, rule.target.key);
-  const parts = [keyPredicate(rule, table, keyRange), ...(matching ? [rulePredicate(rule, table, ranges, context)] : [])];
+  const parts = [keyPredicate(rule, table, keyRange), ...(matching ? [rulePredicate(rule, table, selection, context)] : [])];
   return sql`SELECT ${keyText(key)} AS k FROM ${qualified(rule.target.table)} WHERE ${join(parts, ' AND ')} ORDER BY ${ident(key.name)}`;
 }
 
@@ -112,6 +114,86 @@ export function cascadingKeysStatement(table: MysqlTable): Fragment {
                FROM information_schema.REFERENTIAL_CONSTRAINTS
               WHERE UNIQUE_CONSTRAINT_SCHEMA = ${table.database} AND REFERENCED_TABLE_NAME = ${name}
                 AND DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT')`;
+}
+
+/**
+ * Rows of one batch's key range that the selection would change but that belong to held
+ * subjects (`held`: the selection without `except`, see `heldSelection`): what the batch
+ * kept for a legal hold.
+ */
+export function heldCountStatement(
+  rule: MysqlRule,
+  table: MysqlTable,
+  held: SelectionParts,
+  heldValues: readonly string[],
+  keyRange: KeyRange,
+  context: AnonymizeContext,
+): Fragment {
+  const where = join([keyPredicate(rule, table, keyRange), rulePredicate(rule, table, held, context), subjectIn(rule, table, heldValues)], ' AND ');
+  return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)} WHERE ${where}`;
+}
+
+/**
+ * Every `size`-th key, in key order, among the rows of one subject the rule's filters
+ * select (rows an anonymize rule already did are counted too: batches come out shorter):
+ * the bounds of a subject's batches, in one pass over that subject's rows (through an
+ * index on the subject column, when there is one) rather than one walk per bound.
+ */
+export function subjectBoundariesStatement(rule: MysqlRule, table: MysqlTable, selection: SelectionParts, size: number): Fragment {
+  const key = columnOf(table, rule.target.key);
+  return sql`SELECT k FROM (SELECT ${keyText(key)} AS k, ROW_NUMBER() OVER (ORDER BY ${ident(key.name)}) AS n
+                              FROM ${qualified(rule.target.table)} WHERE ${selectionPredicate(rule, table, selection)}) AS s
+              WHERE MOD(n, ${integer(size)}) = 0 ORDER BY n`;
+}
+
+/**
+ * One page of subject groups: the distinct values of the subject column in its own order
+ * (for text, its collation's: `Ann` and `ann` are one group in a case-insensitive one),
+ * after `after`, among the rows the rule's filters select. Keyset: an index on the column
+ * serves it. `subjectVariantsStatement` then reads the exact values of these groups.
+ */
+export function subjectGroupsStatement(rule: MysqlRule, table: MysqlTable, after: string | null, size: number): Fragment {
+  const column = columnOf(table, subjectColumn(rule));
+  const c = ident(column.name);
+  const parts = [sql`${c} IS NOT NULL`, ...(after === null ? [] : [sql`${c} > ${typedValue(column, after)}`]), ...rule.target.where.map((f) => filterPredicate(f, table))];
+  const value = isTextual(column) ? c : sql`CAST(${c} AS CHAR)`;
+  return sql`SELECT ${value} AS s FROM ${qualified(rule.target.table)} WHERE ${join(parts, ' AND ')} GROUP BY ${c} ORDER BY ${c} LIMIT ${integer(size)}`;
+}
+
+/**
+ * The exact values (bytes, as UTF-8) of a text subject column between two groups of
+ * `subjectGroupsStatement`, inclusive: what the collation folds together (case, trailing
+ * spaces) are different people to an exact match, so each is listed.
+ */
+export function subjectVariantsStatement(rule: MysqlRule, table: MysqlTable, first: string, last: string): Fragment {
+  const c = ident(columnOf(table, subjectColumn(rule)).name);
+  const parts = [sql`${c} >= ${first}`, sql`${c} <= ${last}`, ...rule.target.where.map((f) => filterPredicate(f, table))];
+  return sql`SELECT DISTINCT ${exactBytes(c)} AS s FROM ${qualified(rule.target.table)} WHERE ${join(parts, ' AND ')}`;
+}
+
+/**
+ * The tables the rule's table references through foreign keys, and the tables those
+ * reference, to the end (itself left out): an erasure must delete a person's rows here
+ * before their rows there, however many tables lie between. Each as `db.table`, and
+ * (`visible`) whether its bare name finds it, in the connection's database.
+ */
+export function referencedTablesStatement(table: MysqlTable): Fragment {
+  const name = table.resolvedName.slice(table.database.length + 1);
+  return sql`WITH RECURSIVE refs (db, tbl) AS (
+               SELECT UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS
+                WHERE CONSTRAINT_SCHEMA = ${table.database} AND TABLE_NAME = ${name}
+               UNION
+               SELECT r.UNIQUE_CONSTRAINT_SCHEMA, r.REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS r
+                 JOIN refs ON r.CONSTRAINT_SCHEMA = refs.db AND r.TABLE_NAME = refs.tbl)
+             SELECT CONCAT(db, '.', tbl) AS name, tbl AS bare, COALESCE(db = DATABASE(), FALSE) AS visible
+               FROM refs WHERE NOT (db = ${table.database} AND tbl = ${name}) ORDER BY name`;
+}
+
+/** Whether some index of the table starts with the subject column: `check` warns when none does. */
+export function subjectIndexStatement(rule: MysqlRule, table: MysqlTable): Fragment {
+  const name = table.resolvedName.slice(table.database.length + 1);
+  return sql`SELECT COUNT(*) AS n FROM information_schema.STATISTICS
+              WHERE TABLE_SCHEMA = ${table.database} AND TABLE_NAME = ${name} AND COLUMN_NAME = ${subjectColumn(rule)} AND SEQ_IN_INDEX = 1`;
 }
 
 /** The key that closes a batch of `size` rows after `after`: the size-th key in order, or no row. */
@@ -165,14 +247,40 @@ function keyPredicate(rule: MysqlRule, table: MysqlTable, range: KeyRange): Frag
   return parts.length === 0 ? raw('TRUE') : join(parts, ' AND ');
 }
 
-/** Expired, matching the rule's filters, and (for anonymize) not yet anonymized. */
-export function rulePredicate(rule: MysqlRule, table: MysqlTable, ranges: readonly AnchorRange[], context: AnonymizeContext): Fragment {
-  const parts = [expiredPredicate(rule, table, ranges), ...rule.target.where.map((f) => filterPredicate(f, table))];
+/** Selected by `selectionPredicate` and (for anonymize) not yet anonymized. */
+export function rulePredicate(rule: MysqlRule, table: MysqlTable, selection: SelectionParts, context: AnonymizeContext): Fragment {
+  if (selection.none) return raw('FALSE');
+  const parts = [selectionPredicate(rule, table, selection)];
   if (rule.action === 'anonymize') {
     const pending = rule.anonymize.map(({ column, strategy }) => renderPending(getStrategy(strategy).transform, columnOf(table, column), context));
     parts.push(sql`(${join(pending, ' OR ')})`);
   }
   return join(parts, ' AND ');
+}
+
+/**
+ * Selected (expired, or the subject's: age does not matter), matching the rule's filters,
+ * and not a held subject's.
+ */
+function selectionPredicate(rule: MysqlRule, table: MysqlTable, selection: SelectionParts): Fragment {
+  if (selection.none) return raw('FALSE');
+  const selected = selection.ranges === null ? subjectIn(rule, table, [selection.subject!]) : expiredPredicate(rule, table, selection.ranges);
+  const parts = [selected, ...rule.target.where.map((f) => filterPredicate(f, table))];
+  // A row whose subject is NULL is nobody's, so no hold keeps it.
+  if (selection.except.length > 0) parts.push(sql`(${ident(subjectColumn(rule))} IS NULL OR NOT ${subjectIn(rule, table, selection.except)})`);
+  return join(parts, ' AND ');
+}
+
+/**
+ * The subject column equals one of `values`, compared as a `where` filter is: text byte
+ * for byte (a case-insensitive collation would take "ANN" for "ann", and `=` has no
+ * wildcards), other types as the value cast to the column's type. The store has dropped
+ * the values the type cannot hold (`sqlSelection`): a CAST would turn '1abc' into 1.
+ */
+function subjectIn(rule: MysqlRule, table: MysqlTable, values: readonly string[]): Fragment {
+  const column = subjectColumn(rule);
+  const each = values.map((text) => filterPredicate({ column, op: 'eq', value: { kind: 'string', text } }, table));
+  return each.length === 1 ? each[0]! : sql`(${join(each, ' OR ')})`;
 }
 
 /** A real date: `0000-00-00` and zero days or months give NULL when moved by nothing. */
@@ -247,7 +355,7 @@ export function filterPredicate(filter: WhereFilter, table: MysqlTable): Fragmen
   }
 }
 
-function exactBytes(column: Fragment): Fragment {
+export function exactBytes(column: Fragment): Fragment {
   return sql`CAST(CONVERT(${column} USING utf8mb4) AS BINARY)`;
 }
 
@@ -256,7 +364,7 @@ export function isTextual(column: MysqlColumn): boolean {
 }
 
 /** A filter value cast to the column's type, so the comparison is the column's own. */
-function typedValue(column: MysqlColumn, text: string): Fragment {
+export function typedValue(column: MysqlColumn, text: string): Fragment {
   switch (column.dataType) {
     case 'tinyint':
     case 'smallint':

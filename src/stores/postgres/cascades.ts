@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import type { ConfigProblem } from '../../errors.js';
-import type { AnchorRange } from '../../policy/expiry.js';
+import type { SelectionParts } from '../selection.js';
 import type { SqlRule as Rule } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
@@ -218,9 +218,9 @@ function reachesAny(rule: Rule, target: CascadeTarget, alias: string, root: (par
 }
 
 /** The root condition of `plan` and of a dry-run batch: the rule's predicate, within the key range if any. */
-function matching(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], context: AnonymizeContext, keyRange: KeyRange | null) {
+function matching(rule: Rule, table: TableInfo, selection: SelectionParts, context: AnonymizeContext, keyRange: KeyRange | null) {
   return (params: Params) =>
-    [keyRange ? keyPredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, ranges, params, context)].filter(Boolean).join(' AND ');
+    [keyRange ? keyPredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, selection, params, context)].filter(Boolean).join(' AND ');
 }
 
 /**
@@ -232,15 +232,15 @@ export function cascadeCountStatement(
   rule: Rule,
   table: TableInfo,
   cascades: Cascades,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   context: AnonymizeContext,
   keyRange: KeyRange | null = null,
 ): Statement {
   const params = new Params();
-  const root = matching(rule, table, ranges, context, keyRange);
+  const root = matching(rule, table, selection, context, keyRange);
   // A row reached from this batch's rows and also from an earlier batch's (two paths into
   // one table) would be gone by now in a real run: counted where a run would count it.
-  const earlier = keyRange?.after != null ? matching(rule, table, ranges, context, { after: null, upTo: keyRange.after }) : null;
+  const earlier = keyRange?.after != null ? matching(rule, table, selection, context, { after: null, upTo: keyRange.after }) : null;
   const columns = cascades.targets.map((target, i) => {
     const reached = reachesAny(rule, target, 't', root, params);
     const where = earlier ? `(${reached}) AND NOT (${reachesAny(rule, target, 't', earlier, params)})` : reached;
@@ -253,9 +253,9 @@ export function cascadeCountStatement(
  * Locks the batch's matching rows of the rule's table (`FOR UPDATE`: nobody can change
  * them, and no new row can reference them, until the batch commits) and returns their keys.
  */
-export function lockParentsStatement(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], keyRange: KeyRange, context: AnonymizeContext): Statement {
+export function lockParentsStatement(rule: Rule, table: TableInfo, selection: SelectionParts, keyRange: KeyRange, context: AnonymizeContext): Statement {
   const params = new Params();
-  const where = matching(rule, table, ranges, context, keyRange)(params);
+  const where = matching(rule, table, selection, context, keyRange)(params);
   const key = ident(rule.target.key);
   return {
     text: `SELECT ${key}::text AS k FROM ${qualified(rule.target.table)} WHERE ${where} ORDER BY ${key} FOR UPDATE`,
@@ -280,13 +280,13 @@ export function lockTargetStatement(rule: Rule, target: CascadeTarget, keyRange:
 export function deleteLockedStatement(
   rule: Rule,
   table: TableInfo,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   keyRange: KeyRange,
   keys: readonly string[],
   context: AnonymizeContext,
 ): Statement {
   const params = new Params();
-  const where = [lockedKeys(rule, keyRange, keys)(params), rulePredicate(rule, table, ranges, params, context)].join(' AND ');
+  const where = [lockedKeys(rule, keyRange, keys)(params), rulePredicate(rule, table, selection, params, context)].join(' AND ');
   return { text: `DELETE FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
@@ -322,28 +322,28 @@ export function countsByLabel(cascades: Cascades, row: Record<string, string>): 
  */
 export async function applyCascadingBatch(
   client: pg.ClientBase,
-  batch: { rule: Rule; ranges: readonly AnchorRange[]; keyRange: KeyRange; dryRun: boolean; context: AnonymizeContext },
+  batch: { rule: Rule; selection: SelectionParts; keyRange: KeyRange; dryRun: boolean; context: AnonymizeContext },
   table: TableInfo,
   cascades: Cascades,
   /** `cascade:` rules: wraps the DELETE so the same statement queues the deleted rows' objects. */
   queueObjects?: (remove: Statement) => Statement,
 ): Promise<{ rows: number; cascaded: Record<string, number>; objects?: Record<string, number> }> {
-  const { rule, ranges, keyRange, context } = batch;
+  const { rule, selection, keyRange, context } = batch;
   if (batch.dryRun) {
     const params = new Params();
-    const where = matching(rule, table, ranges, context, keyRange)(params);
+    const where = matching(rule, table, selection, context, keyRange)(params);
     const parents = await client.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, params.values);
-    const counts = await client.query<Record<string, string>>(cascadeCountStatement(rule, table, cascades, ranges, context, keyRange));
+    const counts = await client.query<Record<string, string>>(cascadeCountStatement(rule, table, cascades, selection, context, keyRange));
     return { rows: Number(parents.rows[0]!.n), cascaded: countsByLabel(cascades, counts.rows[0]!) };
   }
-  const keys = (await client.query<{ k: string }>(lockParentsStatement(rule, table, ranges, keyRange, context))).rows.map((r) => r.k);
+  const keys = (await client.query<{ k: string }>(lockParentsStatement(rule, table, selection, keyRange, context))).rows.map((r) => r.k);
   const cascaded: Record<string, number> = {};
   for (const target of cascades.targets) {
     const counted = keys.length === 0 ? 0 : Number((await client.query<{ n: string }>(lockTargetStatement(rule, target, keyRange, keys))).rows[0]!.n);
     cascaded[target.label] = counted;
   }
   if (keys.length === 0) return { rows: 0, cascaded };
-  const remove = deleteLockedStatement(rule, table, ranges, keyRange, keys, context);
+  const remove = deleteLockedStatement(rule, table, selection, keyRange, keys, context);
   let deleted: number;
   let objects: Record<string, number> | undefined;
   if (queueObjects) {

@@ -1,9 +1,9 @@
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import type { ConfigProblem } from '../../errors.js';
-import type { AnchorRange } from '../../policy/expiry.js';
 import type { OutboxEntry } from '../owned-objects.js';
 import type { ObjectCascade } from '../sql/object-cascade.js';
 import type { SqlRule as Rule } from '../sql/sql-target.js';
+import type { SelectionParts } from '../selection.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { ident, Params, qualified, type Statement } from './sql.js';
@@ -143,13 +143,13 @@ export function objectCountStatement(
   rule: Rule,
   table: TableInfo,
   cascades: readonly ObjectCascade[],
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   context: AnonymizeContext,
   keyRange: KeyRange | null,
 ): Statement {
   const params = new Params();
   const counts = cascades.map((c, i) => `count(${renderTemplate(c, null, params)})::bigint AS ${ident(`o${i}`)}`);
-  const where = [keyRange ? keyRangePredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, ranges, params, context)].filter(Boolean).join(' AND ');
+  const where = [keyRange ? keyRangePredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, selection, params, context)].filter(Boolean).join(' AND ');
   return { text: `SELECT ${counts.join(', ')} FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 

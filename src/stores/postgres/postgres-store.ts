@@ -1,8 +1,11 @@
+import type pg from 'pg';
 import type { ConfigProblem } from '../../errors.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import { redactUrl } from '../../redact.js';
-import { exceptHeld, expiredRangesOf, type Selection } from '../selection.js';
+import { exceptHeld, type Selection, type SelectionParts } from '../selection.js';
+import { heldSelection, sqlSelection, subjectValues, SUBJECT_PAGE_SIZE } from '../sql/subject-selection.js';
+import { readableSubjects } from './readable-subjects.js';
 import { shownTable, sqlRule, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
 import type { Rule as GenericRule } from '../../policy/rule.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
@@ -12,7 +15,7 @@ import { ping, withTransaction, type Database } from './connect.js';
 import type { Statement } from './sql.js';
 import type { SqlClient } from '../../state/sql-client.js';
 import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
-import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
+import { boundedRanges, denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
 import { inspectRuleValues, resolvedSchema } from './inspect-rule-values.js';
 import {
   batchKeysStatement,
@@ -20,8 +23,13 @@ import {
   boundaryStatement,
   changeStatement,
   countStatement,
+  heldCountStatement,
   keySpanStatement,
   nullAnchorStatement,
+  referencedTablesStatement,
+  subjectBoundariesStatement,
+  subjectIndexStatement,
+  subjectPageStatement,
   totalStatement,
 } from './statements.js';
 import { structuralProblems } from './structural-problems.js';
@@ -105,7 +113,16 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       at('anchor', `column ${rule.target.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
     }
     for (const filter of rule.target.where) column(`where.${filter.column}`, filter.column);
-    if (rule.subject) column('subject', rule.subject);
+    if (rule.subject && column('subject', rule.subject)) {
+      const { rows } = await this.database.pool.query<{ indexed: boolean }>(subjectIndexStatement(rule));
+      if (!rows[0]!.indexed) {
+        problems.push({
+          path: `${path}.subject`,
+          severity: 'warning',
+          message: `no index of ${table.resolvedName} starts with column ${rule.subject}: every erasure request and legal hold reads the whole table to find one person's rows (CREATE INDEX ON ${table.resolvedName} (${rule.subject}))`,
+        });
+      }
+    }
     for (const { column: name, strategy } of rule.anonymize) {
       const info = column(`anonymize.${name}`, name);
       const problem = info && getStrategy(strategy).problemWith(info);
@@ -129,22 +146,24 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   }
 
   async countCascades(rule: Rule, selection: Selection, context: StoreContext): Promise<Record<string, number>> {
+    subjectValues(rule, selection);
     const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     if (!cascades || cascades.targets.length === 0) return {};
-    const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, expiredRangesOf(selection), context);
+    const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, await this.#selection(this.database.pool, rule, selection), context);
     return countsByLabel(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
   }
 
   /** Objects the selected rows own (non-NULL template values), by store. */
   async countObjects(rule: Rule, selection: Selection, context: StoreContext): Promise<Record<string, number>> {
+    subjectValues(rule, selection);
     const cascades = rule.action === 'delete' ? rule.target.cascade : undefined;
     if (!cascades) return {};
-    const statement = objectCountStatement(rule, await this.requireTable(rule), cascades, expiredRangesOf(selection), context, null);
+    const statement = objectCountStatement(rule, await this.requireTable(rule), cascades, await this.#selection(this.database.pool, rule, selection), context, null);
     return objectCountsByStore(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
   }
 
   async count(rule: Rule, selection: Selection, context: StoreContext): Promise<number> {
-    const statement = countStatement(rule, await this.requireTable(rule), expiredRangesOf(selection), context);
+    const statement = countStatement(rule, await this.requireTable(rule), await this.#selection(this.database.pool, rule, selection), context);
     const { rows } = await this.database.pool.query<{ n: string }>(statement);
     return Number(rows[0]!.n);
   }
@@ -170,15 +189,34 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   ): Promise<{ newly: number; noLonger: number }> {
     const table = await this.requireTable(rule);
     const { rows } = await this.database.pool.query<{ newly: string; no_longer: string }>(
-      changeStatement(rule, expiredRangesOf(selection), previous.rule, expiredRangesOf(previous.selection), table, context),
+      changeStatement(
+        rule,
+        await this.#selection(this.database.pool, rule, selection),
+        previous.rule,
+        await this.#selection(this.database.pool, previous.rule, previous.selection),
+        table,
+        context,
+      ),
     );
     return { newly: Number(rows[0]!.newly), noLonger: Number(rows[0]!.no_longer) };
   }
 
-  /** Key ranges of the whole table: a batch re-applies the selection inside its range. */
+  /**
+   * Key ranges covering the selection; a batch re-applies the selection inside its range.
+   * A sweep's: ranges of the whole table. A subject's: ranges of about `batchSize` of that
+   * person's rows, bounded by every batchSize-th of their keys, read in one pass over
+   * their rows. Mostly that is one range; a person with many rows (years of login events)
+   * still gets short batches, each its own short transaction, as a sweep does. The first
+   * and last ranges are open, so a row of theirs written after planning is not missed.
+   */
   async partition(rule: Rule, selection: Selection): Promise<KeyRange[]> {
-    expiredRangesOf(selection);
+    const parts = await this.#selection(this.database.pool, rule, selection);
     const table = await this.requireTable(rule);
+    if (parts.ranges === null) {
+      if (parts.none) return [{ after: null, upTo: null }];
+      const { rows } = await this.database.pool.query<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
+      return boundedRanges(rows.map((r) => r.k));
+    }
     if (INTEGER_KEY_TYPES.has(table.columns.get(rule.target.key)?.baseType ?? '')) {
       const { rows } = await this.database.pool.query<{ lo: string | null; hi: string | null; estimate: number | null }>(keySpanStatement(rule));
       const { lo, hi, estimate } = rows[0]!;
@@ -203,7 +241,8 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    */
   async apply(batch: BatchSpec<SqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
     const { rule, dryRun, context } = batch;
-    expiredRangesOf(batch.selection);
+    // Refused before anything runs: a rule without a subject column cannot honour a hold.
+    subjectValues(rule, batch.selection);
     const table = await this.requireTable(rule);
     // `cascade:`: the rows' objects are queued by the DELETE itself, into an outbox that
     // exists before the batch's transaction begins (DDL never runs inside a batch).
@@ -217,7 +256,9 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         if (!guard) return { rows: 0 };
         selection = exceptHeld(selection, guard.held);
       }
-      const ranges = expiredRangesOf(selection);
+      // The one selection every statement below applies: the batch's (expired ranges or a
+      // subject), minus the subjects on hold as this transaction read them.
+      const parts = await this.#selection(client, rule, selection, true);
       // Deletes that cascade are counted per table as they happen (read each batch: a
       // foreign key added since `check` is not deleted through unseen).
       const cascades = rule.action === 'delete' ? await readCascades(client, rule.target.table) : null;
@@ -227,8 +268,8 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         if (refused.length > 0) throw new Error(refused.map((p) => p.message).join('; '));
       }
       const change = async (keyRange: KeyRange, dry: boolean): Promise<Changed> => {
-        if (cascading) return applyCascadingBatch(client, { rule, ranges, context, keyRange, dryRun: dry }, table, cascading, dry ? undefined : queueObjects);
-        const statement = batchStatement(rule, table, ranges, keyRange, dry, context);
+        if (cascading) return applyCascadingBatch(client, { rule, selection: parts, context, keyRange, dryRun: dry }, table, cascading, dry ? undefined : queueObjects);
+        const statement = batchStatement(rule, table, parts, keyRange, dry, context);
         if (queueObjects && !dry) {
           const row = (await client.query<{ n: string; objects: Record<string, number> }>(queueObjects(statement))).rows[0]!;
           return { rows: Number(row.n), objects: row.objects };
@@ -241,7 +282,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         done = await change(batch.keyRange, true);
         if (objectCascades) {
           // Counted, never queued: a dry run changes nothing.
-          const statement = objectCountStatement(rule, table, objectCascades, ranges, context, batch.keyRange);
+          const statement = objectCountStatement(rule, table, objectCascades, parts, context, batch.keyRange);
           done = { ...done, objects: objectCountsByStore(objectCascades, (await client.query<Record<string, string>>(statement)).rows[0]!) };
         }
       } else {
@@ -254,15 +295,53 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
           {
             change: (keyRange) => change(keyRange, false),
             keys: async (keyRange, matching) =>
-              (await client.query<{ k: string }>(batchKeysStatement(rule, table, ranges, keyRange, matching, context))).rows.map((r) => r.k),
+              (await client.query<{ k: string }>(batchKeysStatement(rule, table, parts, keyRange, matching, context))).rows.map((r) => r.k),
           },
           (error) => rowErrorReason(error, catalogNames(table)),
         );
         done = skipped.length > 0 ? { ...changed, skipped } : changed;
       }
+      // Rows held subjects keep, counted only when someone is held (an extra COUNT).
+      const held = heldSelection(parts);
+      if (held) {
+        const { rows } = await client.query<{ n: string }>(heldCountStatement(rule, table, held, parts.except, batch.keyRange, context));
+        done = { ...done, held: Number(rows[0]!.n) };
+      }
       await journal?.after(client, done);
       return done;
     });
+  }
+
+  /** Distinct subject values of the rows the rule's filters select, by keyset pages. */
+  async *scanSubjects(rule: Rule): AsyncIterable<readonly string[]> {
+    let after: string | null = null;
+    for (;;) {
+      const { rows }: { rows: { s: string }[] } = await this.database.pool.query(subjectPageStatement(rule, after, SUBJECT_PAGE_SIZE));
+      if (rows.length > 0) yield rows.map((r) => r.s);
+      if (rows.length < SUBJECT_PAGE_SIZE) return;
+      after = rows[rows.length - 1]!.s;
+    }
+  }
+
+  /**
+   * Every table the rule's rows reference, directly or through others, as `describe`
+   * names a rule's table: `schema.table`, and also the bare name when the search path
+   * finds that table by it (a rule may name it either way).
+   */
+  async dependsOn(rule: Rule): Promise<string[]> {
+    const { rows } = await this.database.pool.query<{ name: string; bare: string; visible: boolean }>(referencedTablesStatement(rule));
+    return rows.flatMap((r) => (r.visible ? [r.name, r.bare] : [r.name]));
+  }
+
+  /**
+   * The selection as this rule's statements apply it: subject and held values the subject
+   * column's type cannot read are dropped (see `sqlSelection`). `inTransaction`: `client`
+   * is in a batch's transaction.
+   */
+  async #selection(client: pg.Pool | pg.ClientBase, rule: Rule, selection: Selection, inTransaction = false): Promise<SelectionParts> {
+    const values = subjectValues(rule, selection);
+    const readable = await readableSubjects(client, rule, values, inTransaction);
+    return sqlSelection(rule, selection, (value) => readable.has(value));
   }
 
   /**

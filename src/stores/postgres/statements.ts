@@ -2,6 +2,8 @@ import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { renderAssign, renderPending, type ColumnRef } from './render-anonymize.js';
 import type { AnchorRange } from '../../policy/expiry.js';
+import type { SelectionParts } from '../selection.js';
+import { subjectColumn } from '../sql/subject-selection.js';
 import type { FilterValue, SqlRule as Rule, WhereFilter } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
@@ -15,9 +17,9 @@ import { ident, Params, qualified, type Statement } from './sql.js';
  */
 
 /** Rows the rule would change: for `plan`. */
-export function countStatement(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], context: AnonymizeContext): Statement {
+export function countStatement(rule: Rule, table: TableInfo, selection: SelectionParts, context: AnonymizeContext): Statement {
   const params = new Params();
-  const where = rulePredicate(rule, table, ranges, params, context);
+  const where = rulePredicate(rule, table, selection, params, context);
   return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
@@ -32,15 +34,15 @@ export function totalStatement(rule: Rule): Statement {
  */
 export function changeStatement(
   rule: Rule,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   previous: Rule,
-  previousRanges: readonly AnchorRange[],
+  previousSelection: SelectionParts,
   table: TableInfo,
   context: AnonymizeContext,
 ): Statement {
   const params = new Params();
-  const now = rulePredicate(rule, table, ranges, params, context);
-  const before = rulePredicate(previous, table, previousRanges, params, context);
+  const now = rulePredicate(rule, table, selection, params, context);
+  const before = rulePredicate(previous, table, previousSelection, params, context);
   return {
     text: `SELECT count(*) FILTER (WHERE (${now}) AND NOT coalesce((${before}), false))::bigint AS newly,
                   count(*) FILTER (WHERE (${before}) AND NOT coalesce((${now}), false))::bigint AS no_longer
@@ -53,7 +55,7 @@ export function changeStatement(
 export function batchStatement(
   rule: Rule,
   table: TableInfo,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   keyRange: KeyRange,
   dryRun: boolean,
   context: AnonymizeContext,
@@ -67,7 +69,7 @@ export function batchStatement(
           .map(({ column, strategy }) => `${ident(column)} = ${renderAssign(getStrategy(strategy).transform, columnRef(table, column), params, context)}`)
           .join(', ')
       : '';
-  const where = [keyPredicate(rule.target.key, keyRange, params), rulePredicate(rule, table, ranges, params, context)]
+  const where = [keyPredicate(rule.target.key, keyRange, params), rulePredicate(rule, table, selection, params, context)]
     .filter(Boolean)
     .join(' AND ');
   if (dryRun) return { text: `SELECT count(*)::bigint AS n FROM ${target} WHERE ${where}`, values: params.values };
@@ -83,14 +85,14 @@ export function batchStatement(
 export function batchKeysStatement(
   rule: Rule,
   table: TableInfo,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   keyRange: KeyRange,
   matching: boolean,
   context: AnonymizeContext,
 ): Statement {
   const params = new Params();
   const key = ident(rule.target.key);
-  const where = [keyPredicate(rule.target.key, keyRange, params), matching ? rulePredicate(rule, table, ranges, params, context) : '']
+  const where = [keyPredicate(rule.target.key, keyRange, params), matching ? rulePredicate(rule, table, selection, params, context) : '']
     .filter(Boolean)
     .join(' AND ');
   return {
@@ -138,6 +140,107 @@ export function keySpanStatement(rule: Rule): Statement {
   };
 }
 
+/**
+ * Rows of one batch's key range that the selection would change but that belong to held
+ * subjects (`held`: the selection without `except`, see `heldSelection`): what the batch
+ * kept for a legal hold.
+ */
+export function heldCountStatement(
+  rule: Rule,
+  table: TableInfo,
+  held: SelectionParts,
+  heldValues: readonly string[],
+  keyRange: KeyRange,
+  context: AnonymizeContext,
+): Statement {
+  const params = new Params();
+  const where = [
+    keyPredicate(rule.target.key, keyRange, params),
+    rulePredicate(rule, table, held, params, context),
+    `${ident(subjectColumn(rule))} = ANY(${params.add(heldValues)})`,
+  ].filter(Boolean);
+  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where.join(' AND ')}`, values: params.values };
+}
+
+/**
+ * Every `size`-th key, in key order, among the rows of one subject the rule's filters
+ * select (rows an anonymize rule already did are counted too: batches come out shorter): the
+ * bounds of a subject's batches, in one pass over that subject's rows (through an index
+ * on the subject column, when there is one) rather than one walk per bound.
+ */
+export function subjectBoundariesStatement(rule: Rule, table: TableInfo, selection: SelectionParts, size: number): Statement {
+  const params = new Params();
+  const key = ident(rule.target.key);
+  const where = selectionPredicate(rule, table, selection, params);
+  return {
+    text: `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS n
+                            FROM ${qualified(rule.target.table)} WHERE ${where}) AS s
+            WHERE n % ${params.add(size)} = 0 ORDER BY n`,
+    values: params.values,
+  };
+}
+
+/**
+ * One page of the distinct non-NULL subject values the rule's filters select, after
+ * `after` in the column's own order (keyset: each page starts where the last ended, an
+ * index on the column serves it). The bound is the previous page's last value as text,
+ * read back as the column's type.
+ */
+export function subjectPageStatement(rule: Rule, after: string | null, size: number): Statement {
+  const params = new Params();
+  const column = ident(subjectColumn(rule));
+  const where = [
+    `${column} IS NOT NULL`,
+    ...(after === null ? [] : [`${column} > ${params.add(after)}`]),
+    ...rule.target.where.map((f) => filterPredicate(f, params)),
+  ];
+  return {
+    text: `SELECT ${column}::text AS s FROM ${qualified(rule.target.table)} WHERE ${where.join(' AND ')} GROUP BY ${column} ORDER BY ${column} LIMIT ${params.add(size)}`,
+    values: params.values,
+  };
+}
+
+/**
+ * The subject column compared with `values` on no row: PostgreSQL reads each bound text as
+ * the column's type when the statement is bound, so a value the type cannot hold fails
+ * here (a data exception), as it would fail every statement that carried it.
+ */
+export function subjectProbeStatement(rule: Rule, values: readonly string[]): Statement {
+  return { text: `SELECT ${ident(subjectColumn(rule))} = ANY($1) AS m FROM ${qualified(rule.target.table)} LIMIT 0`, values: [values] };
+}
+
+/**
+ * The tables the rule's table references through foreign keys, and the tables those
+ * reference, to the end (itself left out): an erasure must delete a person's rows here
+ * before their rows there, however many tables lie between. Each as `schema.table`, and
+ * (`visible`) whether its bare name finds that same table on the search path, as a rule
+ * naming it without a schema does. Keys as declared (`conparentid = 0`), not their copies
+ * on each partition.
+ */
+export function referencedTablesStatement(rule: Rule): Statement {
+  return {
+    text: `WITH RECURSIVE refs(oid) AS (
+             SELECT c.confrelid FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = to_regclass($1)
+             UNION
+             SELECT c.confrelid FROM pg_constraint c JOIN refs r ON c.conrelid = r.oid WHERE c.contype = 'f' AND c.conparentid = 0)
+           SELECT format('%s.%s', n.nspname, t.relname) AS name, t.relname::text AS bare,
+                  coalesce(to_regclass(quote_ident(t.relname)) = t.oid, false) AS visible
+             FROM refs JOIN pg_class t ON t.oid = refs.oid JOIN pg_namespace n ON n.oid = t.relnamespace
+            WHERE refs.oid <> to_regclass($1)
+            ORDER BY 1`,
+    values: [qualified(rule.target.table)],
+  };
+}
+
+/** Whether some index of the table starts with the subject column: `check` warns when none does. */
+export function subjectIndexStatement(rule: Rule): Statement {
+  return {
+    text: `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                      WHERE i.indrelid = to_regclass($1) AND a.attname = $2) AS indexed`,
+    values: [qualified(rule.target.table), subjectColumn(rule)],
+  };
+}
+
 function keyPredicate(key: string, range: KeyRange, params: Params): string {
   const parts: string[] = [];
   if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
@@ -145,15 +248,16 @@ function keyPredicate(key: string, range: KeyRange, params: Params): string {
   return parts.join(' AND ');
 }
 
-/** Expired, matching the rule's filters, and (for anonymize) not yet anonymized. */
+/** Selected by `selectionPredicate` and (for anonymize) not yet anonymized. */
 export function rulePredicate(
   rule: Rule,
   table: TableInfo,
-  ranges: readonly AnchorRange[],
+  selection: SelectionParts,
   params: Params,
   context: AnonymizeContext,
 ): string {
-  const parts = [expiredPredicate(rule, table, ranges, params), ...rule.target.where.map((f) => filterPredicate(f, params))];
+  if (selection.none) return 'false';
+  const parts = [selectionPredicate(rule, table, selection, params)];
   if (rule.action === 'anonymize') {
     const pending = rule.anonymize.map(({ column, strategy }) =>
       renderPending(getStrategy(strategy).transform, columnRef(table, column), params, context),
@@ -161,6 +265,33 @@ export function rulePredicate(
     parts.push(`(${pending.join(' OR ')})`);
   }
   return parts.join(' AND ');
+}
+
+/**
+ * Selected (expired, or the subject's: age does not matter), matching the rule's filters,
+ * and not a held subject's.
+ */
+function selectionPredicate(rule: Rule, table: TableInfo, selection: SelectionParts, params: Params): string {
+  if (selection.none) return 'false';
+  const selected = selection.ranges === null ? subjectPredicate(rule, selection.subject!, params) : expiredPredicate(rule, table, selection.ranges, params);
+  const parts = [selected, ...rule.target.where.map((f) => filterPredicate(f, params))];
+  if (selection.except.length > 0) parts.push(exceptPredicate(rule, selection.except, params));
+  return parts.join(' AND ');
+}
+
+/**
+ * The subject column equals the value, bound untyped so PostgreSQL reads it as the
+ * column's type (an index on the column serves it). `=` has no wildcards: `u_1%` is only
+ * `u_1%`. The store has dropped values the type cannot read (`sqlSelection`).
+ */
+function subjectPredicate(rule: Rule, value: string, params: Params): string {
+  return `${ident(subjectColumn(rule))} = ${params.add(value)}`;
+}
+
+/** Not a held subject's row; a row whose subject is NULL is nobody's, so no hold keeps it. */
+function exceptPredicate(rule: Rule, held: readonly string[], params: Params): string {
+  const column = ident(subjectColumn(rule));
+  return `(${column} IS NULL OR NOT (${column} = ANY(${params.add(held)})))`;
 }
 
 /**
