@@ -6,6 +6,7 @@ import { expired, type Selection } from '../../src/stores/selection.js';
 import type { FilesTarget } from '../../src/stores/files/files-target.js';
 import { FilesStore } from '../../src/stores/files/files-store.js';
 import type { AnchorRange } from '../../src/policy/expiry.js';
+import { testRule } from '../helpers/test-rule.js';
 
 export const CONTEXT = { hmacKey: null, timezone: 'UTC' };
 export const DAY = 86_400_000;
@@ -45,23 +46,7 @@ export async function sandbox(): Promise<Sandbox> {
 }
 
 export function filesRule(target: Partial<FilesTarget> = {}, overrides: Partial<Rule<FilesTarget>> = {}): Rule<FilesTarget> {
-  return {
-    id: 'uploads',
-    hash: 'test',
-    source: null,
-    store: 'uploads',
-    kind: 'files',
-    retain: 'P6M',
-    action: 'delete',
-    subject: null,
-    schedule: { kind: 'manual' },
-    anonymize: [],
-    batchSize: 20_000,
-    timezone: 'UTC',
-    limits: { maxRowsPerRun: null, maxFraction: 1 },
-    target: { path: '**/*.jpg', anchor: { kind: 'mtime' }, anchorZone: null, ...target },
-    ...overrides,
-  };
+  return testRule({ id: 'uploads', store: 'uploads', kind: 'files', target: { path: '**/*.jpg', anchor: { kind: 'mtime' }, anchorZone: null, ...target } }, overrides);
 }
 
 export const olderThan = (to: number): Selection => expired([{ from: null, to }]);

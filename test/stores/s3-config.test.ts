@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { ConfigError, type ConfigProblem } from '../../src/errors.js';
+import { configProblems, oneRuleConfig } from '../helpers/config-problems.js';
+import { s3Rule } from './s3-fixture.js';
 import { parseConfig } from '../../src/policy/load-config.js';
 import { STORE_KINDS } from '../../src/stores/registry.js';
 import type { Rule } from '../../src/policy/rule.js';
@@ -88,27 +89,11 @@ describe('the s3 store config', () => {
 });
 
 describe('the s3 kind at check', () => {
-  const rule = (overrides: Partial<Rule<S3Target>>): Rule<S3Target> => ({
-    id: 'documents',
-    hash: 'test',
-    source: null,
-    store: 'docs',
-    kind: 's3',
-    retain: 'P6M',
-    action: 'delete',
-    subject: null,
-    schedule: { kind: 'manual' },
-    anonymize: [],
-    batchSize: 1000,
-    timezone: 'UTC',
-    limits: { maxRowsPerRun: null, maxFraction: 1 },
-    target: { prefix: 'documents/', anchor: 'last-modified' },
-    ...overrides,
-  });
+  const rule = (overrides: Partial<Rule<S3Target>>): Rule<S3Target> => s3Rule({}, { batchSize: 1000, ...overrides });
   const storeConfig = { bucket: 'wentong-documents', region: 'eu-central-1' };
 
-  it('says it can only delete, commits no audit with the change, and cannot anonymize', () => {
-    expect(s3Kind.capabilities).toEqual({ actions: ['delete'], anonymize: false, subjects: false, audit: 'change-then-record' });
+  it('says it can only delete, commits no audit with the change, cannot anonymize, and can select by person', () => {
+    expect(s3Kind.capabilities).toEqual({ actions: ['delete'], anonymize: false, subjects: true, audit: 'change-then-record' });
   });
 
   it('refuses an anonymize rule by field', () => {
@@ -127,25 +112,9 @@ describe('the s3 kind at check', () => {
 });
 
 describe('an s3 store in a config file', () => {
-  const yaml = (store: string, rule: string) => `
-timezone: UTC
-redis: redis://127.0.0.1:6379
-state: postgres://postgres@127.0.0.1:5432/test
-stores:
-  docs: ${store}
-rules:
-  - ${rule}
-`;
+  const yaml = (store: string, rule: string) => oneRuleConfig('docs', store, rule);
   const STORE = '{ kind: s3, bucket: wentong-documents, region: eu-central-1, endpoint: "http://127.0.0.1:9000", forcePathStyle: true }';
-  const problems = (text: string): ConfigProblem[] => {
-    try {
-      parseConfig(text, 'test.yaml', {}, STORE_KINDS);
-      return [];
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      return [...error.problems];
-    }
-  };
+  const problems = configProblems;
 
   it('is registered: a rule over a prefix with a metadata anchor loads as its target', () => {
     const config = parseConfig(

@@ -1,42 +1,22 @@
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/audit/verify-audit.js';
 import { createTestEnv, DATABASE_URL, type TestEnv } from '../helpers/test-env.js';
 import { runMain, tempDir } from '../cli/cli-harness.js';
-import { startS3Server, TEST_CREDENTIALS, uniqueBucket, type S3TestServer } from '../helpers/s3-server.js';
+import { uniqueBucket } from '../helpers/s3-server.js';
+import { useS3Bucket } from './s3-fixture.js';
 
-let server: S3TestServer;
-let admin: S3Client;
+const box = useS3Bucket();
 let env: TestEnv;
-let bucket: string;
 
-beforeAll(async () => {
-  server = await startS3Server();
-  admin = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: TEST_CREDENTIALS });
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
 beforeEach(async () => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
   env = await createTestEnv();
-  bucket = uniqueBucket();
-  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 afterEach(async () => {
-  vi.unstubAllEnvs();
   await env.cleanup();
-  const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket }));
-  await Promise.all((page.Contents ?? []).map((o) => admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }))));
-  await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
 });
 
-async function keys(): Promise<string[]> {
-  const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket }));
-  return (page.Contents ?? []).map((o) => o.Key!).sort();
-}
+const keys = () => box.keys();
 
 describe('an s3 sweep through the queue', () => {
   it('a dry run counts, the run deletes exactly the expired objects, a refused key is reported, and the audit records them', async () => {
@@ -51,11 +31,11 @@ describe('an s3 sweep through the queue', () => {
       ['archive/invoice-0.pdf', old],
     ];
     for (const [key, at] of objects) {
-      await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, Metadata: { 'uploaded-at': at } }));
+      await box.admin.send(new PutObjectCommand({ Bucket: box.bucket, Key: key, Body: key, Metadata: { 'uploaded-at': at } }));
     }
     const config = env.config(
       [{ id: 'documents-3y', store: 'docs', prefix: 'documents/', anchor: { metadata: 'uploaded-at' }, anchorUnit: 'iso', retain: 'P3Y', action: 'delete', limits: { maxFraction: 1 } }],
-      { stores: { app: { kind: 'postgres', url: DATABASE_URL }, docs: { kind: 's3', bucket, region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true } } },
+      { stores: { app: { kind: 'postgres', url: DATABASE_URL }, docs: { kind: 's3', bucket: box.bucket, region: 'us-east-1', endpoint: box.server.endpoint, forcePathStyle: true } } },
     );
 
     const [dry] = await env.run(config, { dryRun: true });
@@ -82,16 +62,16 @@ describe('check and plan on an s3 store', () => {
   const storeYaml = (name: string, extra: Record<string, unknown> = {}) =>
     env.configYaml(
       [{ id: 'documents-3y', store: 'docs', prefix: 'documents/', anchor: 'last-modified', retain: 'P3Y', action: 'delete' }],
-      { stores: { app: { kind: 'postgres', url: DATABASE_URL }, docs: { kind: 's3', bucket: name, region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true, ...extra } } },
+      { stores: { app: { kind: 'postgres', url: DATABASE_URL }, docs: { kind: 's3', bucket: name, region: 'us-east-1', endpoint: box.server.endpoint, forcePathStyle: true, ...extra } } },
     );
 
   it('passes check on a plain bucket, and refuses a versioned one at check and plan, by rule, naming versions: delete-all', async () => {
     const dir = tempDir();
     const versioned = uniqueBucket('versioned');
-    await admin.send(new CreateBucketCommand({ Bucket: versioned }));
+    await box.admin.send(new CreateBucketCommand({ Bucket: versioned }));
     try {
-      await admin.send(new PutObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf', Body: 'x' }));
-      const plain = await runMain(['check', '--config', dir.write('plain.yaml', storeYaml(bucket))]);
+      await box.admin.send(new PutObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf', Body: 'x' }));
+      const plain = await runMain(['check', '--config', dir.write('plain.yaml', storeYaml(box.bucket))]);
       expect(plain.stderr).toBe('');
       expect(plain.code).toBe(0);
 
@@ -103,12 +83,12 @@ describe('check and plan on an s3 store', () => {
       expect(plan.code).not.toBe(0);
       expect(plan.stderr).toContain('versions: delete-all');
 
-      const left = await admin.send(new ListObjectsV2Command({ Bucket: versioned }));
+      const left = await box.admin.send(new ListObjectsV2Command({ Bucket: versioned }));
       expect(left.Contents?.map((o) => o.Key)).toEqual(['documents/old.pdf']);
     } finally {
       dir.remove();
-      await admin.send(new DeleteObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf' }));
-      await admin.send(new DeleteBucketCommand({ Bucket: versioned }));
+      await box.admin.send(new DeleteObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf' }));
+      await box.admin.send(new DeleteBucketCommand({ Bucket: versioned }));
     }
   });
 });

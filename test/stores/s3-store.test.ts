@@ -1,15 +1,6 @@
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DateTime, Duration } from 'luxon';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { isTransient } from '../../src/executor/classify-error.js';
 import { expiredRanges, type AnchorRange } from '../../src/policy/expiry.js';
@@ -17,13 +8,11 @@ import type { Rule } from '../../src/policy/rule.js';
 import { createS3Client, type S3Place } from '../../src/stores/s3/connect.js';
 import { floorSecond } from '../../src/stores/s3/judged-object.js';
 import { recheckObjects } from '../../src/stores/s3/recheck-objects.js';
-import type { S3StoreConfig } from '../../src/stores/s3/s3-config.js';
-import { s3Kind } from '../../src/stores/s3/kind.js';
 import { DELETE_BATCH, S3Store } from '../../src/stores/s3/s3-store.js';
 import type { S3Target } from '../../src/stores/s3/s3-target.js';
 import { expired } from '../../src/stores/selection.js';
-import type { StoreDeps } from '../../src/stores/store-kind.js';
-import { startS3Server, TEST_CREDENTIALS, uniqueBucket, type S3TestServer } from '../helpers/s3-server.js';
+import { TEST_CREDENTIALS, uniqueBucket } from '../helpers/s3-server.js';
+import { s3Rule, useS3Bucket } from './s3-fixture.js';
 
 const CONTEXT = { hmacKey: null, timezone: 'UTC' };
 const DAY = 86_400_000;
@@ -32,126 +21,41 @@ const ORIGIN = 'stores.docs.bucket in test.yaml';
 const EVERYTHING = (): AnchorRange[] => [{ from: null, to: Date.now() + DAY }];
 const ms = (iso: string) => DateTime.fromISO(iso, { zone: 'UTC' }).toMillis();
 
-let server: S3TestServer;
-/** The test's own client, to set up and look at the bucket (never the store's). */
-let admin: S3Client;
-let bucket: string;
-const opened: S3Store[] = [];
-
-beforeAll(async () => {
-  server = await startS3Server();
-  admin = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: TEST_CREDENTIALS });
-});
-
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
-
-beforeEach(async () => {
-  // Dummy credentials, from the environment as in production: the store reads nothing else.
-  vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
-  bucket = uniqueBucket();
-  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-});
-
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await emptyAndDrop(bucket);
-});
-
-async function emptyAndDrop(name: string): Promise<void> {
-  for (;;) {
-    const page = await admin.send(new ListObjectsV2Command({ Bucket: name })).catch(() => null);
-    if (!page) return;
-    const keys = (page.Contents ?? []).map((object) => object.Key!);
-    if (keys.length === 0) break;
-    // One DeleteObject each: the test server refuses held-* keys in DeleteObjects only.
-    for (let i = 0; i < keys.length; i += 50) {
-      await Promise.all(keys.slice(i, i + 50).map((key) => admin.send(new DeleteObjectCommand({ Bucket: name, Key: key }))));
-    }
-  }
-  await admin.send(new DeleteBucketCommand({ Bucket: name }));
-}
-
-function config(overrides: Partial<S3StoreConfig> = {}): S3StoreConfig {
-  return { bucket, endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, ...overrides };
-}
-
-const deps: StoreDeps = {
-  origin: (field) => `stores.docs.${field} in test.yaml`,
-  queuePrefix: 'retention',
-  stateUrl: 'postgres://postgres@127.0.0.1:5432/test',
-  stateSchema: 'retention',
-  timezone: 'UTC',
-};
-
-/** The store as the registry creates it: credentials from the environment. */
-function store(overrides: Partial<S3StoreConfig> = {}): S3Store {
-  const created = s3Kind.create('docs', config(overrides), deps) as S3Store;
-  opened.push(created);
-  return created;
-}
-
-function rule(target: Partial<S3Target> = {}): Rule<S3Target> {
-  return {
-    id: 'documents',
-    hash: 'test',
-    source: null,
-    store: 'docs',
-    kind: 's3',
-    retain: 'P6M',
-    action: 'delete',
-    subject: null,
-    schedule: { kind: 'manual' },
-    anonymize: [],
-    batchSize: 20_000,
-    timezone: 'UTC',
-    limits: { maxRowsPerRun: null, maxFraction: 1 },
-    target: { prefix: 'documents/', anchor: 'last-modified', ...target },
-  };
-}
+/** The file's server, the tests' own client, and a fresh bucket per test; dummy credentials in the environment, as in production. */
+const box = useS3Bucket();
+const config = box.config;
+const store = box.store;
+const rule = (target: Partial<S3Target> = {}) => s3Rule(target);
 
 const uploadedAt = (unit: 'ms' | 's' | 'iso') => rule({ anchor: { metadata: 'uploaded-at' }, anchorUnit: unit });
 
 async function put(key: string, options: { lastModified?: number; metadata?: Record<string, string>; body?: string } = {}): Promise<void> {
-  await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: options.body ?? `contents of ${key}`, Metadata: options.metadata }));
-  if (options.lastModified !== undefined) await server.setLastModified(bucket, key, options.lastModified);
+  await box.admin.send(new PutObjectCommand({ Bucket: box.bucket, Key: key, Body: options.body ?? `contents of ${key}`, Metadata: options.metadata }));
+  if (options.lastModified !== undefined) await box.server.setLastModified(box.bucket, key, options.lastModified);
 }
 
-async function keys(): Promise<string[]> {
-  const found: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    found.push(...(page.Contents ?? []).map((object) => object.Key!));
-    token = page.NextContinuationToken;
-  } while (token);
-  return found.sort();
-}
+const keys = () => box.keys();
 
 async function sweep(s3: S3Store, r: Rule<S3Target>, ranges: readonly AnchorRange[], dryRun = false) {
   return s3.apply({ rule: r, selection: expired(ranges), keyRange: { after: null, upTo: null }, dryRun, context: CONTEXT });
 }
 
 async function deleteRequests(): Promise<number[]> {
-  const answer = await fetch(`${server.endpoint}/__stats/${bucket}`);
+  const answer = await fetch(`${box.server.endpoint}/__stats/${box.bucket}`);
   return ((await answer.json()) as { deleteRequests: number[] }).deleteRequests;
 }
 
 describe('the S3 test server', () => {
   it('serves what the SDK sends: PutObject with metadata, HeadObject, paged ListObjectsV2 and DeleteObjects', async () => {
     for (const name of ['a', 'b', 'c', 'd', 'e']) await put(`documents/${name}.pdf`, { metadata: { 'uploaded-at': '2020-01-01T00:00:00Z' } });
-    const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'documents/c.pdf' }));
+    const head = await box.admin.send(new HeadObjectCommand({ Bucket: box.bucket, Key: 'documents/c.pdf' }));
     expect(head.Metadata).toEqual({ 'uploaded-at': '2020-01-01T00:00:00Z' });
 
     const listed: string[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'documents/', MaxKeys: 2, ContinuationToken: token }));
+      const page = await box.admin.send(new ListObjectsV2Command({ Bucket: box.bucket, Prefix: 'documents/', MaxKeys: 2, ContinuationToken: token }));
       listed.push(...(page.Contents ?? []).map((object) => object.Key!));
       token = page.NextContinuationToken;
       pages++;
@@ -159,7 +63,7 @@ describe('the S3 test server', () => {
     expect(pages).toBe(3);
     expect(listed).toHaveLength(5);
 
-    const answer = await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'documents/a.pdf' }, { Key: 'documents/b.pdf' }] } }));
+    const answer = await box.admin.send(new DeleteObjectsCommand({ Bucket: box.bucket, Delete: { Objects: [{ Key: 'documents/a.pdf' }, { Key: 'documents/b.pdf' }] } }));
     expect(answer.Deleted?.map((d) => d.Key).sort()).toEqual(['documents/a.pdf', 'documents/b.pdf']);
     expect(await keys()).toEqual(['documents/c.pdf', 'documents/d.pdf', 'documents/e.pdf']);
   });
@@ -318,20 +222,20 @@ describe('the s3 store deletes in DeleteObjects requests', () => {
 });
 
 describe('the s3 store re-checks an object just before deleting it', () => {
-  const place = (): S3Place => ({ bucket, endpoint: server.endpoint, origin: ORIGIN });
+  const place = (): S3Place => ({ bucket: box.bucket, endpoint: box.server.endpoint, origin: ORIGIN });
 
   it('keeps an object whose metadata anchor was rewritten after it was judged, though its bytes and ETag are the same', async () => {
     await put('documents/reuploaded.pdf', { body: 'same bytes', metadata: { 'uploaded-at': '2020-01-01T00:00:00Z' } });
     const client = createS3Client(config(), TEST_CREDENTIALS, ORIGIN);
     try {
-      const judged = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'documents/reuploaded.pdf' }));
+      const judged = await box.admin.send(new HeadObjectCommand({ Bucket: box.bucket, Key: 'documents/reuploaded.pdf' }));
       const object = { key: 'documents/reuploaded.pdf', etag: judged.ETag, second: floorSecond(judged.LastModified!), anchor: '2020-01-01T00:00:00Z' };
       expect(await recheckObjects(client, place(), { metadata: 'uploaded-at' }, [object])).toHaveLength(1);
 
       // Re-uploaded with the same bytes (same ETag) and a fresh anchor, in the same second.
       await put('documents/reuploaded.pdf', { body: 'same bytes', metadata: { 'uploaded-at': new Date().toISOString() } });
-      await server.setLastModified(bucket, 'documents/reuploaded.pdf', object.second);
-      const now = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'documents/reuploaded.pdf' }));
+      await box.server.setLastModified(box.bucket, 'documents/reuploaded.pdf', object.second);
+      const now = await box.admin.send(new HeadObjectCommand({ Bucket: box.bucket, Key: 'documents/reuploaded.pdf' }));
       expect(now.ETag).toBe(judged.ETag);
 
       expect(await recheckObjects(client, place(), { metadata: 'uploaded-at' }, [object])).toEqual([]);
@@ -345,12 +249,12 @@ describe('the s3 store re-checks an object just before deleting it', () => {
     await put('documents/gone.pdf', { lastModified: ms('2020-01-01T00:00:00') });
     const client = createS3Client(config(), TEST_CREDENTIALS, ORIGIN);
     try {
-      const listed = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'documents/' }));
+      const listed = await box.admin.send(new ListObjectsV2Command({ Bucket: box.bucket, Prefix: 'documents/' }));
       const judged = (listed.Contents ?? []).map((o) => ({ key: o.Key!, etag: o.ETag, second: floorSecond(o.LastModified!) }));
       expect(await recheckObjects(client, place(), 'last-modified', judged)).toHaveLength(2);
 
       await put('documents/rewritten.pdf', { body: 'same bytes' });
-      await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'documents/gone.pdf' }] } }));
+      await box.admin.send(new DeleteObjectsCommand({ Bucket: box.bucket, Delete: { Objects: [{ Key: 'documents/gone.pdf' }] } }));
 
       expect(await recheckObjects(client, place(), 'last-modified', judged)).toEqual([]);
     } finally {
@@ -363,9 +267,9 @@ describe('the s3 store and versioned buckets', () => {
   it('refuses a versioned bucket at check and at every count and run, touching nothing, unless versions: delete-all is set', async () => {
     // The test server reports versioning Enabled for buckets named versioned-*.
     const versioned = uniqueBucket('versioned');
-    await admin.send(new CreateBucketCommand({ Bucket: versioned }));
+    await box.admin.send(new CreateBucketCommand({ Bucket: versioned }));
     try {
-      await admin.send(new PutObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf', Body: 'x' }));
+      await box.admin.send(new PutObjectCommand({ Bucket: versioned, Key: 'documents/old.pdf', Body: 'x' }));
       const s3 = store({ bucket: versioned });
 
       const problems = await s3.inspect(rule(), 'rules[0]', CONTEXT);
@@ -380,10 +284,10 @@ describe('the s3 store and versioned buckets', () => {
       expect(await store({ bucket: versioned, versions: 'delete-all' }).inspect(rule(), 'rules[0]', CONTEXT)).toEqual([]);
       await expect(sweep(store({ bucket: versioned, versions: 'delete-all' }), rule(), EVERYTHING())).rejects.toThrow(/ListObjectVersions/);
 
-      const left = await admin.send(new ListObjectsV2Command({ Bucket: versioned }));
+      const left = await box.admin.send(new ListObjectsV2Command({ Bucket: versioned }));
       expect(left.Contents?.map((o) => o.Key)).toEqual(['documents/old.pdf']);
     } finally {
-      await emptyAndDrop(versioned);
+      await box.drop(versioned);
     }
   });
 

@@ -3,19 +3,35 @@ import { access, realpath, stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
-import { expiredRangesOf, type Selection } from '../selection.js';
+import { selectionParts, type Selection } from '../selection.js';
+import { requireSubjectSegment } from '../subject-segment.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { deleteConfined, removeUnder } from './delete-confined.js';
 import type { ObjectDeleter, ObjectDeletion } from '../owned-objects.js';
 import { anchorPatternProblem, anchorRegExp, type FilesRule, type FilesTarget } from './files-target.js';
 import { capturedDate, NS_PER_MS, parsePathDate } from './path-anchor.js';
 import { globProblem, PathGlob } from './path-glob.js';
-import { walkFiles, WalkError, type WalkEntry } from './walk-files.js';
+import { UNDECODABLE_NAME, walkFiles, WalkError, type WalkEntry } from './walk-files.js';
 
 /** Why a file the glob covers is never judged, besides those walk-files.ts names. */
 export const MALFORMED = 'malformed anchor';
 
 const WHOLE: KeyRange = { after: null, upTo: null };
+
+/** Distinct subjects per page `scanSubjects` yields. */
+const SUBJECT_PAGE = 1_000;
+
+/** A selection as the walk applies it to one rule. */
+interface Selecting {
+  /** The rule's glob; for a subject selection, with `{subject}` matching that id exactly. */
+  glob: PathGlob;
+  /** Expired ranges, or null for a subject selection: age does not matter. */
+  ranges: readonly AnchorRange[] | null;
+  /** Subjects on hold: their files are never deleted. */
+  held: ReadonlySet<string>;
+  /** The subject is itself held: nothing is selected. */
+  none: boolean;
+}
 
 /** File system codes that say "fix the setup", not "try again". */
 const SETUP_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ELOOP']);
@@ -26,6 +42,8 @@ interface Survey {
   files: number;
   /** Files whose anchor lies in the ranges: deleted (real run) or that would be (dry run, count). */
   expired: number;
+  /** Files the selection would have deleted but kept because their subject is on hold. */
+  held: number;
   unjudged: Unjudged;
 }
 
@@ -43,6 +61,14 @@ interface Survey {
  * modification time),
  * or it is kept. An anchor that cannot be read is counted as "malformed anchor", never
  * deleted.
+ *
+ * People: a rule whose glob has `{subject}` (`photos/{subject}/**`, see path-glob.ts)
+ * knows whose each file is by that one segment. A subject selection walks the glob with
+ * the segment matching the id exactly, whatever the files' age (their anchors are not
+ * read; the path alone decides, so a file rewritten meanwhile at the same path goes too,
+ * while the confinement checks still hold). An id that cannot be one segment (empty,
+ * `.`, `..`, with `/` or NUL) is refused. Held subjects (`exceptSubjects`) are compared
+ * with that segment as each file is about to be deleted, and kept and counted (`held`).
  *
  * The audit entry is written after the change ('change-then-record'): a file system has
  * no transaction to share with the state database.
@@ -105,17 +131,39 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
   }
 
   async count(rule: FilesRule, selection: Selection, _context?: StoreContext): Promise<number> {
-    return (await this.#survey(rule, expiredRangesOf(selection), WHOLE, false)).expired;
+    const selecting = this.#selecting(rule, selection);
+    return selecting.none ? 0 : (await this.#survey(rule, selecting, WHOLE, false)).expired;
   }
 
   /** Files the glob covers whose anchor cannot be judged, or that are not regular files, by reason. */
   async unjudged(rule: FilesRule): Promise<Unjudged> {
-    return (await this.#survey(rule, [], WHOLE, false)).unjudged;
+    return (await this.#survey(rule, this.#everything(rule), WHOLE, false)).unjudged;
   }
 
   /** Regular files the glob covers, expired or not, for the fraction limit. */
   async total(rule: FilesRule): Promise<number> {
-    return (await this.#survey(rule, [], WHOLE, false)).files;
+    return (await this.#survey(rule, this.#everything(rule), WHOLE, false)).files;
+  }
+
+  /**
+   * The `{subject}` segments of the paths the glob covers (as a sweep's glob: names
+   * starting with a dot are not covered), each once, in path order, in pages. The walk
+   * calls back rather than yields, so the distinct values are gathered first (one string
+   * per person, not per file).
+   */
+  async *scanSubjects(rule: FilesRule): AsyncIterable<readonly string[]> {
+    const glob = this.#glob(rule);
+    if (glob.subjectIndex === null) throw new Error(`rule ${rule.id}: path ${JSON.stringify(rule.target.path)} has no {subject}; it cannot tell whose files are`);
+    const realRoot = await this.#realRoot();
+    const subjects = new Set<string>();
+    await this.#walk(realRoot, glob, WHOLE, async (entry) => {
+      // An undecodable name was read lossily: it is not anyone's id.
+      if (entry.kind === 'unjudged' && entry.reason === UNDECODABLE_NAME) return;
+      const subject = glob.subjectOf(entry.relative);
+      if (subject !== null) subjects.add(subject);
+    });
+    const all = [...subjects];
+    for (let i = 0; i < all.length; i += SUBJECT_PAGE) yield all.slice(i, i + SUBJECT_PAGE);
   }
 
   /**
@@ -123,9 +171,8 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
    * batch walks only the directories its range reaches.
    */
   async partition(rule: FilesRule, selection: Selection): Promise<KeyRange[]> {
-    expiredRangesOf(selection);
+    const { glob } = this.#selecting(rule, selection);
     const realRoot = await this.#realRoot();
-    const glob = this.#glob(rule);
     const bounds: string[] = [];
     let files = 0;
     await this.#walk(realRoot, glob, WHOLE, async (entry) => {
@@ -144,33 +191,67 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
 
   async apply(batch: BatchSpec<FilesTarget>): Promise<BatchResult> {
     const { rule, selection, keyRange, dryRun } = batch;
-    return { rows: (await this.#survey(rule, expiredRangesOf(selection), keyRange, !dryRun)).expired };
+    const selecting = this.#selecting(rule, selection);
+    if (selecting.none) return { rows: 0 };
+    const survey = await this.#survey(rule, selecting, keyRange, !dryRun);
+    return survey.held > 0 ? { rows: survey.expired, held: survey.held } : { rows: survey.expired };
+  }
+
+  /**
+   * The selection for this rule: its ranges, or one subject's files, minus held subjects'.
+   * Throws when the rule cannot tell whose its files are (no `{subject}`) and the selection
+   * needs it, and a UserError naming the rule for an id that cannot be one path segment.
+   */
+  #selecting(rule: FilesRule, selection: Selection): Selecting {
+    const { ranges, subject, except, none } = selectionParts(selection);
+    if ((subject !== null || except.length > 0) && this.#glob(rule).subjectIndex === null) {
+      throw new Error(`rule ${rule.id}: path ${JSON.stringify(rule.target.path)} has no {subject}, so files store ${this.name} cannot tell whose files are`);
+    }
+    const glob = subject === null ? this.#glob(rule) : this.#glob(rule, requireSubjectSegment(rule.id, rule.target.path, subject));
+    return { glob, ranges, held: new Set(except), none };
+  }
+
+  /** Every file the glob covers, judged against no range: for `unjudged` and `total`. */
+  #everything(rule: FilesRule): Selecting {
+    return { glob: this.#glob(rule), ranges: [], held: new Set(), none: false };
   }
 
   /**
    * Walks the rule's files in `range` once: counts, judges, and (with `remove`) deletes
    * the expired ones, each re-checked at the moment of deletion.
    */
-  async #survey(rule: FilesRule, ranges: readonly AnchorRange[], range: KeyRange, remove: boolean): Promise<Survey> {
+  async #survey(rule: FilesRule, selecting: Selecting, range: KeyRange, remove: boolean): Promise<Survey> {
     const realRoot = await this.#realRoot();
-    const glob = this.#glob(rule);
+    const { glob, ranges, held } = selecting;
     const anchorOf = anchorReader(rule);
-    const survey: Survey = { files: 0, expired: 0, unjudged: {} };
+    const survey: Survey = { files: 0, expired: 0, held: 0, unjudged: {} };
     const unjudged = (reason: string): void => void (survey.unjudged[reason] = (survey.unjudged[reason] ?? 0) + 1);
     await this.#walk(realRoot, glob, range, async (entry) => {
       if (entry.kind === 'unjudged') return unjudged(entry.reason);
       survey.files++;
-      const anchor = anchorOf(entry.relative, entry.stats);
-      if (anchor === null) return unjudged(MALFORMED);
-      if (!inRangesNs(ranges, anchor)) return;
+      if (ranges !== null) {
+        const anchor = anchorOf(entry.relative, entry.stats);
+        if (anchor === null) return unjudged(MALFORMED);
+        if (!inRangesNs(ranges, anchor)) return;
+      }
+      // A held person's file is kept here, where its deletion is decided, counted or not.
+      if (held.size > 0 && held.has(glob.subjectOf(entry.relative)!)) {
+        survey.held++;
+        return;
+      }
       if (!remove) {
         survey.expired++;
         return;
       }
-      const judged = { dev: entry.stats.dev, ino: entry.stats.ino, ctimeNs: entry.stats.ctimeNs, mtimeNs: rule.target.anchor.kind === 'mtime' ? entry.stats.mtimeNs : null };
+      // A sweep deletes a file only while it is the one judged; a subject's file is the
+      // person's by its path alone, whatever was written to it since.
+      const judged =
+        ranges === null
+          ? undefined
+          : { dev: entry.stats.dev, ino: entry.stats.ino, ctimeNs: entry.stats.ctimeNs, mtimeNs: rule.target.anchor.kind === 'mtime' ? entry.stats.mtimeNs : null };
       let outcome;
       try {
-        outcome = await removeUnder(realRoot, entry.relative, { judged, keep: glob.literalDirectories });
+        outcome = await removeUnder(realRoot, entry.relative, { ...(judged ? { judged } : {}), keep: glob.literalDirectories });
       } catch (error) {
         throw this.#setupError(error, `cannot delete a file matching ${JSON.stringify(rule.target.path)} under`);
       }
@@ -190,9 +271,9 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
     }
   }
 
-  #glob(rule: FilesRule): PathGlob {
+  #glob(rule: FilesRule, subject?: string): PathGlob {
     try {
-      return PathGlob.compile(rule.target.path);
+      return PathGlob.compile(rule.target.path, subject);
     } catch (error) {
       throw new UserError(`rule ${rule.id}: path ${(error as Error).message}`);
     }

@@ -1,3 +1,6 @@
+import { SUBJECT_PLACEHOLDER } from '../../policy/rule.js';
+import { placeholderCount, placeholderProblem, subjectSegmentProblem } from '../subject-segment.js';
+
 /**
  * The glob of a files rule (`photos/**\/*.jpg`), relative to the store's root, compiled
  * into a matcher that reads one path segment at a time. Written here rather than taken
@@ -12,10 +15,24 @@
  *   `photos/.htaccess`, and `**` does not enter `.git`; write the dot to mean it.
  * - Refused: an absolute pattern, `..` and `.` segments, empty segments (`a//b`, a
  *   trailing `/`), backslashes (no escapes: write `[*]` for a literal star), NUL.
+ * - `{subject}` (at most once) names the person: a whole segment (`photos/{subject}/**`,
+ *   never `photos/u-{subject}`, see subject-segment.ts), at the same depth in every
+ *   `{a,b}` alternative and with no `**` above it, so that one segment of a path, always
+ *   the same one, says whose the file is. In a sweep it matches what `*` matches (not a
+ *   name starting with a dot); compiled for one subject it matches that name exactly,
+ *   every character literal (an id `*` or `[a]` names only itself).
  */
 
 /** One segment of one alternative of the pattern. */
 type Node = { kind: 'globstar' } | { kind: 'name'; re: RegExp; literal: string | null } | { kind: 'accept' };
+
+/**
+ * What `{subject}` becomes before braces are expanded: a pattern holding NUL is refused,
+ * so the mark cannot meet a character of the pattern, and braces leave it alone.
+ */
+const SUBJECT_MARK = '\0';
+const markSubject = (pattern: string): string => pattern.split(SUBJECT_PLACEHOLDER).join(SUBJECT_MARK);
+const SUBJECT_EXAMPLE = 'photos/{subject}/**';
 
 /** Alternatives a pattern may expand to through `{a,b}`; more is a mistake, not a rule. */
 const MAX_ALTERNATIVES = 256;
@@ -26,27 +43,50 @@ export type GlobState = ReadonlySet<number>;
 export class PathGlob {
   readonly #nodes: Node[];
   readonly #starts: number[];
-  /** Directories every match lies under, written literally (`photos`, `photos/2024`). */
+  /**
+   * Directories every match lies under, written literally (`photos`, `photos/2024`); never
+   * one named by the subject, whose name is personal data and goes with its last file.
+   */
   readonly literalDirectories: ReadonlySet<string>;
+  /** Which segment of a matching path (0-based) is the `{subject}`; null without one. */
+  readonly subjectIndex: number | null;
 
-  private constructor(nodes: Node[], starts: number[], literalDirectories: Set<string>) {
+  private constructor(nodes: Node[], starts: number[], literalDirectories: Set<string>, subjectIndex: number | null) {
     this.#nodes = nodes;
     this.#starts = starts;
     this.literalDirectories = literalDirectories;
+    this.subjectIndex = subjectIndex;
   }
 
-  /** Compiles a pattern; throws an Error with `globProblem`'s message when it is refused. */
-  static compile(pattern: string): PathGlob {
+  /**
+   * Compiles a pattern; throws an Error with `globProblem`'s message when it is refused.
+   * With `subject`, the pattern's `{subject}` matches exactly that name (the caller has
+   * checked it is one segment, see `requireSubjectSegment`); without, what `*` matches.
+   */
+  static compile(pattern: string, subject?: string): PathGlob {
     const problem = globProblem(pattern);
     if (problem) throw new Error(problem);
+    if (subject !== undefined) {
+      if (placeholderCount(pattern) === 0) throw new Error(`${JSON.stringify(pattern)} has no ${SUBJECT_PLACEHOLDER} to select a subject with`);
+      const idProblem = subjectSegmentProblem(subject);
+      if (idProblem) throw new Error(`the subject id ${idProblem}`);
+    }
+    const subjectNode = (): Node => ({ kind: 'name', re: subject === undefined ? segmentRegExp('*') : exactRegExp(subject), literal: null });
     const nodes: Node[] = [];
     const starts: number[] = [];
     const literalDirectories = new Set<string>();
-    for (const alternative of expandBraces(pattern)) {
+    let subjectIndex: number | null = null;
+    for (const alternative of expandBraces(markSubject(pattern))) {
       starts.push(nodes.length);
       const segments = alternative.split('/');
       let literalPrefix = true;
       segments.forEach((segment, i) => {
+        if (segment === SUBJECT_MARK) {
+          nodes.push(subjectNode());
+          subjectIndex = i;
+          literalPrefix = false;
+          return;
+        }
         if (segment === '**') {
           nodes.push({ kind: 'globstar' });
           literalPrefix = false;
@@ -59,7 +99,12 @@ export class PathGlob {
       });
       nodes.push({ kind: 'accept' });
     }
-    return new PathGlob(nodes, starts, literalDirectories);
+    return new PathGlob(nodes, starts, literalDirectories, subjectIndex);
+  }
+
+  /** The `{subject}` segment of `relativePath`, a path this glob matches (or a directory on the way to one), or null. */
+  subjectOf(relativePath: string): string | null {
+    return this.subjectIndex === null ? null : (relativePath.split('/')[this.subjectIndex] ?? null);
   }
 
   /** The state at the root. */
@@ -127,15 +172,30 @@ export function globProblem(pattern: string): string | undefined {
   if (pattern.includes('\0')) return `${shown} contains a NUL character`;
   if (pattern.startsWith('/')) return `${shown} is absolute; path is relative to the store's root, e.g. "photos/**/*.jpg"`;
   if (pattern.includes('\\')) return `${shown} contains a backslash; separate directories with / and write [*] for a literal *`;
+  const placement = placeholderProblem(pattern, SUBJECT_EXAMPLE);
+  if (placement) return placement;
+  const hasSubject = placeholderCount(pattern) > 0;
   let alternatives: string[];
   try {
-    alternatives = expandBraces(pattern);
+    alternatives = expandBraces(markSubject(pattern));
   } catch (error) {
     return `${shown}: ${(error as Error).message}`;
   }
+  let subjectIndex: number | null = null;
   for (const alternative of alternatives) {
-    if (alternative.startsWith('/')) return `${shown} can expand to an absolute path (${JSON.stringify(alternative)})`;
-    for (const segment of alternative.split('/')) {
+    if (alternative.startsWith('/')) return `${shown} can expand to an absolute path (${JSON.stringify(alternative.split(SUBJECT_MARK).join(SUBJECT_PLACEHOLDER))})`;
+    const segments = alternative.split('/');
+    if (hasSubject) {
+      const at = segments.indexOf(SUBJECT_MARK);
+      if (at < 0) return `${shown}: every {a,b} alternative must hold ${SUBJECT_PLACEHOLDER}, or some files would belong to nobody`;
+      if (segments.slice(0, at).includes('**')) {
+        return `${shown}: ** above ${SUBJECT_PLACEHOLDER} leaves unclear which directory is the person's; write the directories above it, as in ${JSON.stringify(SUBJECT_EXAMPLE)}`;
+      }
+      if (subjectIndex !== null && at !== subjectIndex) return `${shown}: ${SUBJECT_PLACEHOLDER} must be at the same depth in every {a,b} alternative`;
+      subjectIndex = at;
+    }
+    for (const segment of segments) {
+      if (segment === SUBJECT_MARK) continue;
       if (segment === '..') return `${shown} contains "..": a rule may only reach files under the store's root`;
       if (segment === '.') return `${shown} contains a "." segment; write the path without it`;
       if (segment === '') return `${shown} contains an empty segment (a leading, doubled or trailing /)`;
@@ -218,6 +278,11 @@ const REGEXP_SYNTAX = /[\^$\\.*+?()[\]{}|/]/;
 const escapeChar = (c: string) => (REGEXP_SYNTAX.test(c) ? `\\${c}` : c);
 /** Inside a class only these need escaping (unicode mode allows no other identity escapes). */
 const escapeClassChar = (c: string) => (/[\\\]\[^-]/.test(c) ? `\\${c}` : c);
+
+/** A RegExp matching exactly `name`, every character literal. */
+function exactRegExp(name: string): RegExp {
+  return new RegExp(`^${[...name].map(escapeChar).join('')}$`, 'u');
+}
 
 /** One name's pattern as an anchored RegExp; wildcards never match a leading dot. */
 function segmentRegExp(segment: string): RegExp {

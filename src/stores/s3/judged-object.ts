@@ -5,6 +5,8 @@ export interface ListedObject {
   key: string;
   etag: string | undefined;
   second: number | null;
+  /** The key's `{subject}` segment, when the rule's prefix names the person. */
+  subject?: string;
 }
 
 /** An object judged expired, with what it was judged on, to re-check before deleting. */

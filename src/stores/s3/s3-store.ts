@@ -11,7 +11,8 @@ import type { ConfigProblem } from '../../errors.js';
 import { UserError } from '../../errors.js';
 import { inRanges, type AnchorRange } from '../../policy/expiry.js';
 import type { Rule } from '../../policy/rule.js';
-import { expiredRangesOf, type Selection } from '../selection.js';
+import { selectionParts, type Selection } from '../selection.js';
+import { requireSubjectSegment, subjectSegmentProblem } from '../subject-segment.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { createS3Client, translateError, type S3Credentials, type S3Place } from './connect.js';
 import { floorSecond, lastMsOfSecond, type JudgedObject, type ListedObject } from './judged-object.js';
@@ -19,6 +20,7 @@ import { parseAnchor, plausible } from '../anchor-text.js';
 import { headObjects, recheckObjects } from './recheck-objects.js';
 import type { S3StoreConfig } from './s3-config.js';
 import type { S3Target } from './s3-target.js';
+import { subjectOfKey, subjectPrefix } from './subject-prefix.js';
 import { relativePathProblem } from '../files/delete-confined.js';
 import type { ObjectDeleter, ObjectDeletion } from '../owned-objects.js';
 
@@ -34,10 +36,34 @@ const IMPLAUSIBLE = 'implausible anchor';
 /** A listed key that is not a plain path (`..`, `.` or empty segments). */
 const NOT_PLAIN = 'not a plain key';
 
+/** Which keys a walk lists, and whose each listed key is. */
+interface Scope {
+  /** The ListObjectsV2 prefix; a key the server returns outside it is ignored. */
+  prefix: string;
+  /**
+   * The person a listed key belongs to, or null when the rule does not cover the key.
+   * Absent: the rule names no person, and every key under the prefix is covered.
+   */
+  subjectOf?: (key: string) => string | null;
+}
+
+/** A selection as the walk applies it to one rule. */
+interface Selecting {
+  scope: Scope;
+  /** Expired ranges, or null for a subject selection: age does not matter. */
+  ranges: readonly AnchorRange[] | null;
+  /** Subjects on hold: their objects are never deleted. */
+  held: ReadonlySet<string>;
+  /** The subject is itself held: nothing is selected. */
+  none: boolean;
+}
+
 /** What one walk over the rule's objects found (and, with `remove`, did). */
 interface Survey {
   expired: number;
   deleted: number;
+  /** Objects the selection would have deleted but kept because their subject is on hold. */
+  held: number;
   unjudged: Unjudged;
   skipped: { key: string; reason: string }[];
 }
@@ -78,6 +104,14 @@ export interface S3StoreOptions {
  *   server (s3rver) has no versioning: the refusal is tested, this path is not.
  * - DeleteObjects answers per key: a key the server refuses (AccessDenied, an Object Lock
  *   hold) or does not mention is returned in `skipped` with the reason, never counted.
+ * - People: a prefix with `{subject}` (`photos/{subject}/`) says whose each key is by that
+ *   one segment; a sweep lists above it (`photos/`) and covers only keys with one
+ *   non-empty segment there followed by the rest of the prefix. A subject selection lists
+ *   only under the prefix with the id put in (an id that cannot be one segment is
+ *   refused), re-checks that each returned key lies under it, and deletes its objects
+ *   whatever their age, by key alone (no re-check of an anchor, no ETag condition: a
+ *   re-upload is the person's too). Held subjects (`exceptSubjects`) are compared with a
+ *   key's segment just before its deletion is decided, and kept and counted (`held`).
  */
 export class S3Store implements Store<S3Target>, ObjectDeleter {
   readonly kind = 's3';
@@ -123,18 +157,33 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
   }
 
   async count(rule: Rule<S3Target>, selection: Selection, _context?: StoreContext): Promise<number> {
-    return (await this.#survey(rule, expiredRangesOf(selection), false)).expired;
+    const selecting = this.#selecting(rule, selection);
+    return selecting.none ? 0 : (await this.#survey(rule, selecting, false)).expired;
   }
 
   async unjudged(rule: Rule<S3Target>): Promise<Unjudged> {
-    return (await this.#survey(rule, [], false)).unjudged;
+    return (await this.#survey(rule, { scope: this.#scope(rule), ranges: [], held: new Set(), none: false }, false)).unjudged;
   }
 
-  /** Objects under the prefix, expired or not, for the fraction limit. */
+  /** Objects the rule covers, expired or not, for the fraction limit. */
   async total(rule: Rule<S3Target>): Promise<number> {
     let total = 0;
-    await this.#walk(rule, async (objects) => void (total += objects.length));
+    for await (const objects of this.#pages(rule, this.#scope(rule))) total += objects.length;
     return total;
+  }
+
+  /**
+   * The `{subject}` segments of the keys the rule covers, a page of distinct values per
+   * listing page (a value may repeat across pages). A segment that cannot be an id (`.`,
+   * `..`) is left out.
+   */
+  async *scanSubjects(rule: Rule<S3Target>): AsyncIterable<readonly string[]> {
+    if (!subjectPrefix(rule.target.prefix)) throw new Error(`rule ${rule.id}: prefix ${JSON.stringify(rule.target.prefix)} has no {subject}; it cannot tell whose objects are`);
+    for await (const objects of this.#pages(rule, this.#scope(rule))) {
+      const page = new Set<string>();
+      for (const { subject } of objects) if (subject !== undefined && !subjectSegmentProblem(subject)) page.add(subject);
+      if (page.size > 0) yield [...page];
+    }
   }
 
   /** One open range: a batch walks the whole prefix (a listing resumes by key, so a retried batch just lists again). */
@@ -194,9 +243,37 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
     if (keyRange.after !== null || keyRange.upTo !== null) {
       throw new Error(`s3 store ${this.name} sweeps in one batch, but was given the key range ${JSON.stringify(keyRange)}`);
     }
-    const survey = await this.#survey(rule, expiredRangesOf(selection), !dryRun);
-    if (dryRun) return { rows: survey.expired };
-    return survey.skipped.length > 0 ? { rows: survey.deleted, skipped: survey.skipped } : { rows: survey.deleted };
+    const selecting = this.#selecting(rule, selection);
+    if (selecting.none) return { rows: 0 };
+    const survey = await this.#survey(rule, selecting, !dryRun);
+    const held = survey.held > 0 ? { held: survey.held } : {};
+    if (dryRun) return { rows: survey.expired, ...held };
+    return { rows: survey.deleted, ...(survey.skipped.length > 0 ? { skipped: survey.skipped } : {}), ...held };
+  }
+
+  /**
+   * The selection for this rule: its ranges, or one subject's objects, minus held
+   * subjects'. Throws when the rule cannot tell whose its objects are (no `{subject}`) and
+   * the selection needs it, and a UserError naming the rule for an id that cannot be one
+   * key segment.
+   */
+  #selecting(rule: Rule<S3Target>, selection: Selection): Selecting {
+    const { ranges, subject, except, none } = selectionParts(selection);
+    const placed = subjectPrefix(rule.target.prefix);
+    if ((subject !== null || except.length > 0) && !placed) {
+      throw new Error(`rule ${rule.id}: prefix ${JSON.stringify(rule.target.prefix)} has no {subject}, so s3 store ${this.name} cannot tell whose objects are`);
+    }
+    const held = new Set(except);
+    if (subject === null || !placed) return { scope: this.#scope(rule), ranges, held, none };
+    const id = requireSubjectSegment(rule.id, rule.target.prefix, subject);
+    const prefix = `${placed.above}${id}${placed.below}`;
+    return { scope: { prefix, subjectOf: () => id }, ranges, held, none };
+  }
+
+  /** Where a sweep lists: the prefix, or above the person's segment when it names one. */
+  #scope(rule: Rule<S3Target>): Scope {
+    const placed = subjectPrefix(rule.target.prefix);
+    return placed ? { prefix: placed.above, subjectOf: (key) => subjectOfKey(placed, key) } : { prefix: rule.target.prefix };
   }
 
   /**
@@ -215,26 +292,39 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
   }
 
   /** Walks the rule's objects once: judges each page, and (with `remove`) deletes its expired objects. */
-  async #survey(rule: Rule<S3Target>, ranges: readonly AnchorRange[], remove: boolean): Promise<Survey> {
+  async #survey(rule: Rule<S3Target>, selecting: Selecting, remove: boolean): Promise<Survey> {
     const versions = await this.#versionMode();
-    const survey: Survey = { expired: 0, deleted: 0, unjudged: {}, skipped: [] };
+    const { ranges, held } = selecting;
+    const survey: Survey = { expired: 0, deleted: 0, held: 0, unjudged: {}, skipped: [] };
     const unjudged = (reason: string) => (survey.unjudged[reason] = (survey.unjudged[reason] ?? 0) + 1);
-    await this.#walk(rule, async (objects) => {
-      const candidates = await this.#judge(rule, ranges, objects, unjudged);
+    for await (const objects of this.#pages(rule, selecting.scope)) {
+      const selected = await this.#judge(rule, ranges, objects, unjudged);
+      // A held person's object is kept here, where its deletion is decided, counted or not.
+      const candidates: JudgedObject[] = [];
+      for (const object of selected) {
+        if (held.size > 0 && held.has(object.subject!)) survey.held++;
+        else candidates.push(object);
+      }
       survey.expired += candidates.length;
-      if (!remove || candidates.length === 0) return;
-      const unchanged = await recheckObjects(this.#client, this.#place, rule.target.anchor, candidates);
-      const outcome = versions === 'all' ? await this.#deleteEveryVersion(unchanged) : await this.#deleteCurrent(unchanged);
+      if (!remove || candidates.length === 0) continue;
+      // A sweep deletes an object only while it is what was judged; a subject's object is
+      // the person's by its key alone.
+      const sweep = ranges !== null;
+      const unchanged = sweep ? await recheckObjects(this.#client, this.#place, rule.target.anchor, candidates) : candidates;
+      const outcome = versions === 'all' ? await this.#deleteEveryVersion(unchanged) : await this.#deleteCurrent(unchanged, sweep);
       survey.deleted += outcome.deleted;
       survey.skipped.push(...outcome.skipped);
-    });
+    }
     return survey;
   }
 
-  /** ListObjectsV2 under the prefix, page by page; keys outside the prefix never reach `each`. */
-  async #walk(rule: Rule<S3Target>, each: (objects: ListedObject[]) => Promise<void>): Promise<void> {
-    const prefix = rule.target.prefix;
-    if (prefix === '' && !rule.target.wholeBucket) throw new Error(`rule ${rule.id} has an empty prefix without wholeBucket: true`);
+  /**
+   * ListObjectsV2 under the scope's prefix, page by page; keys outside the prefix, or that
+   * the scope does not cover, are never yielded.
+   */
+  async *#pages(rule: Rule<S3Target>, scope: Scope): AsyncGenerator<ListedObject[]> {
+    if (rule.target.prefix === '' && !rule.target.wholeBucket) throw new Error(`rule ${rule.id} has an empty prefix without wholeBucket: true`);
+    const { prefix, subjectOf } = scope;
     let token: string | undefined;
     do {
       const page = await this.#send('ListObjectsV2', () =>
@@ -243,9 +333,15 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
       const objects: ListedObject[] = [];
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || !object.Key.startsWith(prefix)) continue;
-        objects.push({ key: object.Key, etag: object.ETag, second: object.LastModified ? floorSecond(object.LastModified) : null });
+        const listed: ListedObject = { key: object.Key, etag: object.ETag, second: object.LastModified ? floorSecond(object.LastModified) : null };
+        if (subjectOf) {
+          const subject = subjectOf(object.Key);
+          if (subject === null) continue;
+          listed.subject = subject;
+        }
+        objects.push(listed);
       }
-      await each(objects);
+      yield objects;
       if (page.IsTruncated && !page.NextContinuationToken) {
         throw new Error(`ListObjectsV2 on ${this.#show()} said the listing goes on but gave no continuation token`);
       }
@@ -253,8 +349,11 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
     } while (token);
   }
 
-  /** The objects of a page whose anchor lies in the ranges; the others counted as kept or unjudged. */
-  async #judge(rule: Rule<S3Target>, ranges: readonly AnchorRange[], listed: ListedObject[], unjudged: (reason: string) => void): Promise<JudgedObject[]> {
+  /**
+   * The objects of a page whose anchor lies in the ranges (with no ranges, a subject's: all
+   * of them); the others counted as kept or unjudged.
+   */
+  async #judge(rule: Rule<S3Target>, ranges: readonly AnchorRange[] | null, listed: ListedObject[], unjudged: (reason: string) => void): Promise<JudgedObject[]> {
     // A key with `..`, `.` or empty segments could name another object on a server that
     // normalizes paths (its HEAD and delete would reach that one): never judged, reported.
     const objects = listed.filter((object) => {
@@ -262,6 +361,7 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
       unjudged(NOT_PLAIN);
       return false;
     });
+    if (ranges === null) return objects;
     const anchor = rule.target.anchor;
     if (anchor === 'last-modified') {
       return objects.filter((object) => {
@@ -290,12 +390,12 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
     return candidates;
   }
 
-  /** DeleteObjects for the current version of each key, its ETag as the condition. */
-  async #deleteCurrent(candidates: JudgedObject[]): Promise<{ deleted: number; skipped: Survey['skipped'] }> {
+  /** DeleteObjects for the current version of each key, its ETag as the condition when `conditional`. */
+  async #deleteCurrent(candidates: JudgedObject[], conditional: boolean): Promise<{ deleted: number; skipped: Survey['skipped'] }> {
     let deleted = 0;
     const skipped: Survey['skipped'] = [];
     for (const chunk of chunks(candidates, DELETE_BATCH)) {
-      const entries: ObjectIdentifier[] = chunk.map((c) => (c.etag ? { Key: c.key, ETag: c.etag } : { Key: c.key }));
+      const entries: ObjectIdentifier[] = chunk.map((c) => (conditional && c.etag ? { Key: c.key, ETag: c.etag } : { Key: c.key }));
       const outcome = await this.#deleteObjects(entries);
       for (const candidate of chunk) {
         const result = outcome.get(candidate.key) ?? [];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Rule } from '../../policy/rule.js';
+import { placeholderProblem } from '../subject-segment.js';
 
 /** How a metadata anchor is written: epoch milliseconds, epoch seconds, or an ISO-8601 instant with offset. */
 export type { AnchorUnit as S3AnchorUnit } from '../anchor-text.js';
@@ -21,9 +22,13 @@ const metadataKey = z.string({ error: 'anchor.metadata must be the name of a use
   }
 });
 
+const S3_SUBJECT_EXAMPLE = 'photos/{subject}/';
+
 /**
  * The fields of a rule on an S3 store: the key prefix it sweeps, and what ages an object:
- * its `LastModified` or a user-metadata key holding an instant in a declared unit.
+ * its `LastModified` or a user-metadata key holding an instant in a declared unit. The
+ * prefix may name the person with `{subject}`, once, as a whole segment
+ * (`photos/{subject}/`, see subject-segment.ts).
  */
 export const s3TargetSchema = z
   .strictObject({
@@ -44,6 +49,9 @@ export const s3TargetSchema = z
       if (target.prefix.startsWith('/')) problem('prefix', `S3 keys do not start with /: write ${JSON.stringify(target.prefix.replace(/^\/+/, ''))}`);
       else if (!target.prefix.endsWith('/')) {
         problem('prefix', `${JSON.stringify(target.prefix)} also matches keys beside it (${JSON.stringify(`${target.prefix}-old/...`)}): end the prefix with /`);
+      } else {
+        const placement = placeholderProblem(target.prefix, S3_SUBJECT_EXAMPLE);
+        if (placement) problem('prefix', placement);
       }
     }
     if (target.anchor === 'last-modified') {
