@@ -135,7 +135,7 @@ describe('action: expire (a TTL at the instant the period ends)', () => {
       { key: Buffer.from(key('rewritten')), anchor: String(anchor), at },
       { key: Buffer.from(key('same')), anchor: String(anchor), at },
     ];
-    expect(await expireIfUnchanged(redis, judged, FIELD)).toBe(1);
+    expect(await expireIfUnchanged(redis, judged, FIELD)).toEqual({ changed: 1, held: 0 });
     expect(await expireTime('rewritten')).toBe(-1);
     expect(await expireTime('same')).toBe(at);
   });

@@ -125,7 +125,7 @@ describe('the redis store', () => {
     await redis.del(gone);
 
     const judged = keys.map((key) => ({ key: Buffer.from(key), anchor: old }));
-    expect(await deleteIfUnchanged(redis, judged, FIELD)).toBe(1);
+    expect(await deleteIfUnchanged(redis, judged, FIELD)).toEqual({ changed: 1, held: 0 });
     expect(await exists(stays)).toBe(false);
     // A changed anchor is judged again by the next sweep, never deleted on the old verdict.
     for (const key of [usedAgain, rewritten, fieldRemoved, nowString]) expect(await exists(key), key).toBe(true);

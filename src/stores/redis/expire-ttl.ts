@@ -3,29 +3,38 @@ import type { Duration } from 'luxon';
 import { expiresAt } from '../../policy/expires-at.js';
 import { inRanges, type AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
-import { deleteIfUnchanged } from './delete-if-unchanged.js';
+import { deleteIfUnchanged, type Changed } from './delete-if-unchanged.js';
+import { FIELD_HOLD_LUA, fieldHoldArgs, heldByField, type FieldHold } from './field-hold.js';
 import { HashShape, judgeHashes } from './hash-shape.js';
-import { emptyTally, type PageTally, type RedisShape } from './redis-shape.js';
+import { addHeld, emptyTally, type PageTally, type RedisShape } from './redis-shape.js';
 import { runScript, script } from './run-script.js';
 import type { AnchorUnit } from './target.js';
 
 /**
- * Per key of KEYS: `PEXPIREAT key <instant> LT` if its anchor field (ARGV[1]) still holds
- * exactly the text it was judged by (ARGV[2i]); the instant is ARGV[2i + 1]. Returns how
- * many TTLs were set. `LT` (Redis 7) sets a TTL on a key without one and shortens a
+ * Per key of KEYS: `PEXPIREAT key <instant> LT` if its anchor field (ARGV[base + 1]) still
+ * holds exactly the text it was judged by (ARGV[base + 2i]) and its subject is not held
+ * (`FIELD_HOLD_LUA`); the instant is ARGV[base + 2i + 1]. Returns {TTLs set, held keys
+ * that would have had one}. `LT` (Redis 7) sets a TTL on a key without one and shortens a
  * longer one, and never lengthens a shorter one or removes it: a TTL the application set
  * for an earlier instant stays. The check and the PEXPIREAT are one script, so a key
  * rewritten in between (a new anchor) keeps whatever TTL it has.
  */
-const EXPIRE_IF_UNCHANGED = script(`
-local n = 0
+const EXPIRE_IF_UNCHANGED = script(`${FIELD_HOLD_LUA}
+local field = ARGV[base + 1]
+local n, kept = 0, 0
 for i, key in ipairs(KEYS) do
-  local v = redis.pcall('HGET', key, ARGV[1])
-  if type(v) == 'string' and v == ARGV[2 * i] then
-    n = n + redis.call('PEXPIREAT', key, ARGV[2 * i + 1], 'LT')
+  local v = redis.pcall('HGET', key, field)
+  if type(v) == 'string' and v == ARGV[base + 2 * i] then
+    local at = ARGV[base + 2 * i + 1]
+    if isHeld(key) then
+      local t = redis.call('PEXPIRETIME', key)
+      if t == -1 or t > tonumber(at) then kept = kept + 1 end
+    else
+      n = n + redis.call('PEXPIREAT', key, at, 'LT')
+    end
   end
 end
-return n
+return {n, kept}
 `);
 
 /** A key to expire at `at` (epoch ms), with the exact text its anchor held when judged. */
@@ -35,11 +44,13 @@ export interface DueKey {
   at: number;
 }
 
-/** Runs EXPIRE_IF_UNCHANGED over `due`; returns how many TTLs were set or shortened. */
-export async function expireIfUnchanged(redis: Redis, due: readonly DueKey[], field: string): Promise<number> {
-  if (due.length === 0) return 0;
+/** Runs EXPIRE_IF_UNCHANGED over `due`: TTLs set or shortened, and keys kept without one because their subject is held. */
+export async function expireIfUnchanged(redis: Redis, due: readonly DueKey[], field: string, hold: FieldHold | null = null): Promise<Changed> {
+  if (due.length === 0) return { changed: 0, held: 0 };
   for (const { at } of due) if (!Number.isSafeInteger(at)) throw new Error(`expiry instant ${at} is not a whole number of milliseconds`);
-  return Number(await runScript(redis, EXPIRE_IF_UNCHANGED, due.map((k) => k.key), [field, ...due.flatMap((k) => [k.anchor, String(k.at)])]));
+  const args = [...fieldHoldArgs(hold), field, ...due.flatMap((k) => [k.anchor, String(k.at)])];
+  const reply = (await runScript(redis, EXPIRE_IF_UNCHANGED, due.map((k) => k.key), args)) as [number, number];
+  return { changed: Number(reply[0]), held: Number(reply[1]) };
 }
 
 /** PEXPIRETIME of each key of KEYS: the instant its TTL fires (ms), -1 without a TTL, -2 gone. */
@@ -68,6 +79,10 @@ return out
  *
  * Redis's clock decides when a TTL fires; the sweep's `now` comes from the state
  * database. Keep both on NTP: a Redis clock ahead deletes early by its lead.
+ *
+ * A key whose subject is held (`hold`, checked in the script that sets the TTL) is neither
+ * deleted nor given a TTL. A TTL set by a sweep before the hold was placed is not lifted
+ * here: Redis still fires it at the key's instant.
  */
 export class ExpireTtlShape implements RedisShape {
   readonly #hash: HashShape;
@@ -82,36 +97,42 @@ export class ExpireTtlShape implements RedisShape {
   }
 
   /** Keys past their instant (deleted by `apply`) and TTLs `apply` would set or shorten now. */
-  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, false);
+  count(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], hold: FieldHold | null = null): Promise<PageTally> {
+    return this.#page(redis, keys, ranges, false, hold);
   }
 
   unjudged(redis: Redis, keys: readonly Buffer[]): Promise<Unjudged> {
     return this.#hash.unjudged(redis, keys);
   }
 
-  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[]): Promise<PageTally> {
-    return this.#page(redis, keys, ranges, true);
+  apply(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], hold: FieldHold | null = null): Promise<PageTally> {
+    return this.#page(redis, keys, ranges, true, hold);
   }
 
   total(redis: Redis, keys: readonly Buffer[]): Promise<number> {
     return this.#hash.total(redis, keys);
   }
 
-  async #page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], change: boolean): Promise<PageTally> {
+  async #page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], change: boolean, hold: FieldHold | null): Promise<PageTally> {
     const tally = emptyTally();
     const judged = await judgeHashes(redis, keys, this.field, this.unit, tally.unjudged);
     const expired = judged.filter((k) => inRanges(ranges, k.ms));
     const due = judged.filter((k) => !inRanges(ranges, k.ms)).map((k) => ({ ...k, at: expiresAt(k.ms, this.retain, this.timezone) }));
     if (change) {
-      tally.items = await deleteIfUnchanged(redis, expired, this.field);
-      tally.ttls = await expireIfUnchanged(redis, due, this.field);
-    } else {
-      tally.items = expired.length;
-      const times = due.length === 0 ? [] : ((await runScript(redis, EXPIRE_TIMES, due.map((k) => k.key), [])) as number[]);
-      // What LT would do: set a TTL where there is none, shorten a later one.
-      tally.ttls = due.filter((k, i) => times[i] === -1 || (times[i]! >= 0 && times[i]! > k.at)).length;
+      const deleted = await deleteIfUnchanged(redis, expired, this.field, hold);
+      const expiring = await expireIfUnchanged(redis, due, this.field, hold);
+      tally.items = deleted.changed;
+      tally.ttls = expiring.changed;
+      addHeld(tally, deleted.held + expiring.held);
+      return tally;
     }
+    const [expiredHeld, dueHeld] = await Promise.all([heldByField(redis, expired.map((k) => k.key), hold), heldByField(redis, due.map((k) => k.key), hold)]);
+    tally.items = expiredHeld.filter((held) => !held).length;
+    const times = due.length === 0 ? [] : ((await runScript(redis, EXPIRE_TIMES, due.map((k) => k.key), [])) as number[]);
+    // What LT would do: set a TTL where there is none, shorten a later one.
+    const shortened = due.map((k, i) => times[i] === -1 || (times[i]! >= 0 && times[i]! > k.at));
+    tally.ttls = shortened.filter((would, i) => would && !dueHeld[i]).length;
+    addHeld(tally, expiredHeld.filter(Boolean).length + shortened.filter((would, i) => would && dueHeld[i]).length);
     return tally;
   }
 }

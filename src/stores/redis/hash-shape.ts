@@ -3,8 +3,9 @@ import { inRanges, type AnchorRange } from '../../policy/expiry.js';
 import type { Unjudged } from '../store.js';
 import { deleteIfUnchanged } from './delete-if-unchanged.js';
 import { parseAnchor } from '../anchor-text.js';
+import { heldByField, type FieldHold } from './field-hold.js';
 import { readAnchors } from './read-anchors.js';
-import { addUnjudged, emptyTally, IMPLAUSIBLE, MALFORMED, MISSING, NOT_A_HASH, PageWalkShape, type PageTally } from './redis-shape.js';
+import { addHeld, addUnjudged, emptyTally, IMPLAUSIBLE, MALFORMED, MISSING, NOT_A_HASH, PageWalkShape, type PageTally } from './redis-shape.js';
 import type { AnchorUnit } from './target.js';
 
 /** A key judged expired, with the exact text its anchor held when judged. */
@@ -41,9 +42,12 @@ export async function judgeHashes(redis: Redis, keys: readonly Buffer[], field: 
 /**
  * Hashes with a date field (sessions, caches): a key is an item, expired when its anchor
  * field, read strictly in `unit`, lies in the expired ranges; deleted only if the field
- * still holds the text it was judged by (compare-and-delete in one script).
+ * still holds the text it was judged by (compare-and-delete in one script) and, with a
+ * `hold`, its subject field holds no held id (read in that same script).
  */
 export class HashShape extends PageWalkShape {
+  protected override readonly readsFields = true;
+
   constructor(
     readonly field: string,
     readonly unit: AnchorUnit,
@@ -56,10 +60,18 @@ export class HashShape extends PageWalkShape {
     return keys.length;
   }
 
-  protected async page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean): Promise<PageTally> {
+  protected async page(redis: Redis, keys: readonly Buffer[], ranges: readonly AnchorRange[], remove: boolean, hold: FieldHold | null): Promise<PageTally> {
     const tally = emptyTally();
     const expired = (await judgeHashes(redis, keys, this.field, this.unit, tally.unjudged)).filter((k) => inRanges(ranges, k.ms));
-    tally.items = remove ? await deleteIfUnchanged(redis, expired, this.field) : expired.length;
+    if (remove) {
+      const deleted = await deleteIfUnchanged(redis, expired, this.field, hold);
+      tally.items = deleted.changed;
+      addHeld(tally, deleted.held);
+    } else {
+      const held = (await heldByField(redis, expired.map((k) => k.key), hold)).filter(Boolean).length;
+      tally.items = expired.length - held;
+      addHeld(tally, held);
+    }
     return tally;
   }
 }

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { IDENTIFIER, IDENTIFIER_HINT } from '../../policy/config-schema.js';
 import { redisUrlSchema } from '../../policy/redis-url.js';
+import { SUBJECT_PLACEHOLDER } from '../../policy/rule.js';
 import type { StoreKind } from '../store-kind.js';
 import { RedisStore } from './redis-store.js';
+import { keyProblems } from './key-subject.js';
 import { SHAPE_ANCHORS, SHAPES, shapeProblems } from './shape-of-rule.js';
+import { subjectProblems } from './subject-of-rule.js';
 import type { RedisTarget } from './target.js';
 
 export interface RedisConfig {
@@ -13,13 +16,19 @@ export interface RedisConfig {
 const configSchema = z.strictObject({ url: redisUrlSchema('url') });
 
 const targetSchema = z.strictObject({
-  /** The SCAN MATCH pattern of the keys to sweep, e.g. "session:*". */
+  /**
+   * The SCAN MATCH pattern of the keys to sweep, e.g. "session:*"; `{subject}` once, as one
+   * key segment, names the person ("session:{subject}:*", key-subject.ts).
+   */
   keys: z
     .string({
       error: (issue) =>
         issue.input === undefined ? 'a rule on a redis store needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"' : 'keys must be a string',
     })
-    .min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' }),
+    .min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' })
+    .superRefine((keys, ctx) => {
+      for (const message of keyProblems(keys)) ctx.addIssue({ code: 'custom', message });
+    }),
   /** The hash field holding the anchor; `score` for a sorted set, `stream-id` for a stream. */
   anchor: z
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'anchor must be a string') })
@@ -43,8 +52,9 @@ export const redisKind: StoreKind<RedisConfig, RedisTarget> = {
   configSchema,
   targetSchema,
   targetKeys: ['keys', 'anchor', 'anchorUnit', 'shape'],
-  // `expire` on hashes only: checkRule says so for a sorted set or a stream.
-  capabilities: { actions: ['delete', 'expire'], anonymize: false, subjects: false, audit: 'change-then-record' },
+  // `expire` on hashes only: checkRule says so for a sorted set or a stream. People: a
+  // `{subject}` segment in keys (every shape) or a subject field (hashes), subject-of-rule.ts.
+  capabilities: { actions: ['delete', 'expire'], anonymize: false, subjects: true, audit: 'change-then-record' },
   misplaced: {
     table: 'a rule on a redis store sweeps keys, not a table: use keys',
     where: 'filters apply to PostgreSQL tables only',
@@ -52,8 +62,11 @@ export const redisKind: StoreKind<RedisConfig, RedisTarget> = {
     cascades: 'cascades is for rules that delete rows of a PostgreSQL table; keys have no foreign keys',
     key: 'key is the primary key column of a table; a rule on a redis store sweeps keys by their pattern (keys)',
   },
+  subjectInTarget(target) {
+    return target.keys.includes(SUBJECT_PLACEHOLDER);
+  },
   checkRule(rule, _config, path) {
-    return shapeProblems(rule, path);
+    return [...shapeProblems(rule, path), ...subjectProblems(rule, path)];
   },
   create(name, config, deps) {
     return new RedisStore(name, config.url, deps.origin('url'), deps.queuePrefix);

@@ -1,13 +1,18 @@
-import type { ConfigProblem } from '../../errors.js';
+import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { redactUrl } from '../../redact.js';
-import { expiredRangesOf, type Selection } from '../selection.js';
+import { expiredRangesOf, selectionParts, type Selection, type SelectionParts } from '../selection.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, Unjudged } from '../store.js';
 import type { RedisTarget as RedisConnection } from './connect.js';
+import { eraseKeys } from './erase-keys.js';
 import { globCanMatchPrefix } from './glob-can-match-prefix.js';
+import { KeySubject } from './key-subject.js';
 import { perSlot, walkKeys, withKeySpace } from './key-space.js';
-import { addTally, emptyTally, type PageTally } from './redis-shape.js';
+import { pagesFrom } from './pages-from.js';
+import { readAnchors } from './read-anchors.js';
+import { addHeld, addTally, addUnjudged, emptyTally, NO_SUBJECT, type PageTally } from './redis-shape.js';
 import { shapeOfRule, shapeProblems } from './shape-of-rule.js';
+import { subjectOfRule, subjectProblems, type RuleSubject } from './subject-of-rule.js';
 import type { RedisRule as Rule, RedisTarget } from './target.js';
 
 export { SCAN_COUNT } from './key-space.js';
@@ -31,6 +36,12 @@ const MATCHES_EVERYTHING = /^[*?]*\*[*?]*$/;
  * script call, judged here, and its expired keys deleted by a second script only if their
  * anchor still holds the text that was judged, so the re-check at deletion is exact
  * however long the walk takes.
+ *
+ * People (subject-of-rule.ts): a rule names its person by a `{subject}` segment of its keys
+ * or, for hashes, by a field. An erasure (`Selection` of one subject) takes that person's
+ * keys whole, whatever their age. Keys of held subjects are never changed by a sweep: a
+ * key's segment is compared with the held ids before its page reaches the shape (a key
+ * name cannot change), a field inside the script that changes the key.
  */
 export class RedisStore implements Store<RedisTarget> {
   readonly kind = 'redis';
@@ -70,10 +81,12 @@ export class RedisStore implements Store<RedisTarget> {
     const problems: ConfigProblem[] = [];
     const at = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
     const { keys } = rule.target;
+    // Judged by what a sweep scans (a `{subject}` placeholder matches like `*` there), named as written.
+    const scanned = keys && (KeySubject.of(keys)?.sweepMatch ?? keys);
     if (!keys) at('keys', `a rule on redis store ${this.name} needs keys: the SCAN pattern of the keys to sweep, e.g. "session:*"`);
-    else if (MATCHES_EVERYTHING.test(keys)) {
+    else if (MATCHES_EVERYTHING.test(scanned)) {
       at('keys', `${JSON.stringify(keys)} matches every key in ${redactUrl(this.#target.url)}; name the keys to sweep, e.g. "session:*"`);
-    } else if (globCanMatchPrefix(keys, `${this.queuePrefix}:`)) {
+    } else if (globCanMatchPrefix(scanned, `${this.queuePrefix}:`)) {
       at(
         'keys',
         `${JSON.stringify(keys)} can match the queue's own keys (${JSON.stringify(`${this.queuePrefix}:...`)}, queuePrefix); ` +
@@ -81,7 +94,7 @@ export class RedisStore implements Store<RedisTarget> {
       );
     }
     if (!rule.target.anchorUnit) at('anchorUnit', `a rule on redis store ${this.name} needs anchorUnit: ms, s or iso`);
-    problems.push(...shapeProblems(rule, path));
+    problems.push(...shapeProblems(rule, path), ...subjectProblems(rule, path));
     try {
       await this.ping();
     } catch (error) {
@@ -97,13 +110,20 @@ export class RedisStore implements Store<RedisTarget> {
    * otherwise put a one-day TTL on every key without anyone confirming it).
    */
   async count(rule: Rule, selection: Selection): Promise<number> {
-    const { items, ttls } = await this.#survey(rule, expiredRangesOf(selection), 'count');
+    const { subject, parts } = this.#selected(rule, selection);
+    if (parts.none) return 0;
+    if (parts.ranges === null) return this.#erase(rule, subject, parts.subject!, false);
+    const { items, ttls } = await this.#survey(rule, subject, parts.ranges, parts.except, 'count');
     return rule.action === 'expire' ? items + ttls : items;
   }
 
-  /** Keys the rule covers whose anchor cannot be judged, by reason; only non-zero reasons. */
+  /**
+   * Keys the rule covers whose anchor cannot be judged, by reason; only non-zero reasons.
+   * With a `{subject}` placeholder, also keys its glob matches whose part there is not one
+   * segment (`session::x`, `session:a:b` for `session:{subject}`): never swept, so reported.
+   */
   async unjudged(rule: Rule): Promise<Unjudged> {
-    return (await this.#survey(rule, [], 'unjudged')).unjudged;
+    return (await this.#survey(rule, subjectOfRule(rule), [], [], 'unjudged')).unjudged;
   }
 
   /**
@@ -112,30 +132,102 @@ export class RedisStore implements Store<RedisTarget> {
    */
   total(rule: Rule): Promise<number> {
     const shape = shapeOfRule(rule);
+    const subject = subjectOfRule(rule);
     let total = 0;
     return withKeySpace(this.#target, async (space) => {
-      await walkKeys(space, pattern(rule), async (node, keys) => {
-        for (const n of await perSlot(space, this.#ours(keys), (group) => shape.total(node, group))) total += n;
+      await walkKeys(space, pattern(rule, subject), async (node, page) => {
+        const keys = this.#ours(page).filter((key) => subject.kind !== 'key' || subject.key.segmentOf(key) !== null);
+        for (const n of await perSlot(space, keys, (group) => shape.total(node, group))) total += n;
       });
       return total;
     });
   }
 
   /** One open range: the batch walks the whole key space. */
-  async partition(_rule: Rule, selection: Selection): Promise<KeyRange[]> {
-    expiredRangesOf(selection);
+  async partition(rule: Rule, selection: Selection): Promise<KeyRange[]> {
+    this.#selected(rule, selection);
     return [{ after: null, upTo: null }];
   }
 
   async apply(batch: BatchSpec<RedisTarget>): Promise<BatchResult> {
     const { rule, keyRange, dryRun } = batch;
-    const ranges = expiredRangesOf(batch.selection);
+    const { subject, parts } = this.#selected(rule, batch.selection);
     if (keyRange.after !== null || keyRange.upTo !== null) {
       throw new Error(`redis store ${this.name} sweeps in one batch, but was given the key range ${JSON.stringify(keyRange)}`);
     }
-    const { items, ttls } = await this.#survey(rule, ranges, dryRun ? 'count' : 'apply');
+    if (parts.none) return { rows: 0 };
+    // An erasure is immediate whatever the action: an `expire` rule's keys are deleted
+    // too, not given a TTL (a TTL would keep the person's data until it fires).
+    if (parts.ranges === null) return { rows: await this.#erase(rule, subject, parts.subject!, !dryRun) };
+    const { items, ttls, held } = await this.#survey(rule, subject, parts.ranges, parts.except, dryRun ? 'count' : 'apply');
     // `action: expire` also reports the TTLs it set (dry: would set); `rows` are the keys deleted.
-    return rule.action === 'expire' ? { rows: items, ttls } : { rows: items };
+    return { rows: items, ...(rule.action === 'expire' ? { ttls } : {}), ...(held ? { held } : {}) };
+  }
+
+  /**
+   * The raw ids the rule's keys carry (their `{subject}` segment, or their subject field),
+   * a SCAN page at a time; an id repeats when several keys carry it. A segment is read as
+   * UTF-8. Keys under the queue prefix are never read.
+   */
+  scanSubjects(rule: Rule): AsyncIterable<readonly string[]> {
+    const subject = subjectOfRule(rule);
+    if (subject.kind === 'none') throw new Error(`rule ${rule.id} names no subject: its keys carry no one's id`);
+    return pagesFrom<string[]>((emit) =>
+      withKeySpace(this.#target, (space) =>
+        walkKeys(space, pattern(rule, subject), async (node, page) => {
+          const keys = this.#ours(page);
+          const ids =
+            subject.kind === 'key'
+              ? keys.flatMap((key) => {
+                  const segment = subject.key.segmentOf(key);
+                  return segment === null ? [] : [KeySubject.decode(segment)];
+                })
+              : (await perSlot(space, keys, (group) => readAnchors(node, group, subject.field))).flat().flatMap((read) => (read.kind === 'value' ? [read.text] : []));
+          if (ids.length > 0) await emit(ids);
+        }),
+      ),
+    );
+  }
+
+  /**
+   * How the rule names its person, and the selection taken apart. A rule that names no one
+   * takes only a sweep without holds (`expiredRangesOf` refuses the rest); a `{subject}`
+   * segment cannot name an empty id or one holding `:`, and such an erasure is refused
+   * rather than matched against anything else.
+   */
+  #selected(rule: Rule, selection: Selection): { subject: RuleSubject; parts: SelectionParts } {
+    const subject = subjectOfRule(rule);
+    if (subject.kind === 'none') return { subject, parts: { ranges: expiredRangesOf(selection), subject: null, except: [], none: false } };
+    const parts = selectionParts(selection);
+    if (parts.subject !== null && subject.kind === 'key' && !KeySubject.canName(parts.subject)) {
+      throw new UserError(
+        `rule ${rule.id} names the person by one segment of its keys ${JSON.stringify(rule.target.keys)}, which is never empty and never holds ":"; ` +
+          `this subject's id is ${parts.subject === '' ? 'empty' : 'one with ":"'}, so the rule cannot select its keys: nothing was erased through it`,
+      );
+    }
+    return { subject, parts };
+  }
+
+  /**
+   * One person's keys, whatever their age: those whose `{subject}` segment is exactly `id`
+   * (SCAN MATCH with the id's glob characters escaped, then each key re-checked), or whose
+   * subject field holds exactly `id` (read in the script that deletes). Returns the items
+   * they held; `change` false counts only.
+   */
+  #erase(rule: Rule, subject: RuleSubject, id: string, change: boolean): Promise<number> {
+    if (subject.kind === 'none') throw new Error(`rule ${rule.id} names no subject`);
+    const erasure = { shape: rule.target.shape ?? 'hash', field: subject.kind === 'field' ? subject.field : null, id };
+    const wanted = KeySubject.segment(id);
+    let items = 0;
+    return withKeySpace(this.#target, async (space) => {
+      await walkKeys(space, subject.kind === 'key' ? subject.key.matchFor(id) : pattern(rule, subject), async (node, page) => {
+        // The escaped MATCH names only the id already; the exact check of each key is the
+        // second lock, should a glob ever be read otherwise than here.
+        const keys = this.#ours(page).filter((key) => subject.kind !== 'key' || subject.key.segmentOf(key) === wanted);
+        for (const n of await perSlot(space, keys, (group) => eraseKeys(node, group, erasure, change))) items += n;
+      });
+      return items;
+    });
   }
 
   /** Keys of the page outside our own queue's prefix. */
@@ -146,32 +238,46 @@ export class RedisStore implements Store<RedisTarget> {
 
   /**
    * Walks the rule's keys once, a page at a time, handing the shape only keys outside the
-   * queue's prefix: it counts and judges them, and (`apply`) changes the expired.
+   * queue's prefix: it counts and judges them, and (`apply`) changes the expired. Held
+   * subjects (`except`) are kept: keys whose `{subject}` segment is held never reach the
+   * shape (what it would have changed in them is counted as `held`); a subject field is
+   * the shape's to check, in the script that changes each key.
    */
-  #survey(rule: Rule, ranges: readonly AnchorRange[], mode: 'count' | 'apply' | 'unjudged'): Promise<PageTally> {
+  #survey(rule: Rule, subject: RuleSubject, ranges: readonly AnchorRange[], except: readonly string[], mode: 'count' | 'apply' | 'unjudged'): Promise<PageTally> {
     const shape = shapeOfRule(rule);
     const survey = emptyTally();
+    const hold = subject.kind === 'field' && except.length > 0 ? { field: subject.field, held: except } : null;
+    // An id that cannot be a segment is on no key: nothing to keep for it.
+    const heldSegments = new Set(subject.kind === 'key' ? except.filter(KeySubject.canName).map(KeySubject.segment) : []);
     // On a cluster, SCAN lists one master's keys and a script may touch one slot only:
     // each master is walked, and each page judged slot by slot on the master holding it.
     return withKeySpace(this.#target, async (space) => {
-      await walkKeys(space, pattern(rule), async (node, page) => {
-        const keys = this.#ours(page);
-        if (keys.length === 0) return;
+      await walkKeys(space, pattern(rule, subject), async (node, page) => {
+        const keys: Buffer[] = [];
+        const held: Buffer[] = [];
+        for (const key of this.#ours(page)) {
+          const segment = subject.kind === 'key' ? subject.key.segmentOf(key) : '';
+          if (segment === null) addUnjudged(survey.unjudged, NO_SUBJECT);
+          else if (heldSegments.has(segment)) held.push(key);
+          else keys.push(key);
+        }
         const tallies = await perSlot(space, keys, async (group) =>
           mode === 'unjudged'
             ? { ...emptyTally(), unjudged: await shape.unjudged(node, group) }
             : mode === 'apply'
-              ? shape.apply(node, group, ranges)
-              : shape.count(node, group, ranges),
+              ? shape.apply(node, group, ranges, hold)
+              : shape.count(node, group, ranges, hold),
         );
         for (const tally of tallies) addTally(survey, tally);
+        for (const tally of await perSlot(space, held, (group) => shape.count(node, group, ranges))) addHeld(survey, tally.items + tally.ttls);
       });
       return survey;
     });
   }
 }
 
-function pattern(rule: Rule): string {
+/** What the rule's keys are scanned with: its pattern, a `{subject}` placeholder read as `*` (each key then re-checked). */
+function pattern(rule: Rule, subject: RuleSubject): string {
   if (!rule.target.keys) throw new Error(`rule ${rule.id} has no keys pattern`);
-  return rule.target.keys;
+  return subject.kind === 'key' ? subject.key.sweepMatch : rule.target.keys;
 }
