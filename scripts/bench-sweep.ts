@@ -90,7 +90,7 @@ export async function sweepInProcess(config: Config, ruleId: string): Promise<Sw
   try {
     const rule = config.rules.find((r) => r.id === ruleId)!;
     const started = performance.now();
-    const [result] = await runSweeps(runtime, [rule], { connection, dryRun: false, actor: 'bench', concurrency: config.worker.concurrency });
+    const [result] = (await runSweeps(runtime, [rule], { connection, dryRun: false, actor: 'bench', concurrency: config.worker.concurrency })).swept;
     const seconds = (performance.now() - started) / 1000;
     return { seconds, rows: result!.sweep.rowsAffected, batches: result!.sweep.batchesTotal, timings };
   } finally {

@@ -11,7 +11,12 @@ import { limitedCount } from '../planner/limited-count.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
-import { expired } from '../stores/selection.js';
+import { exceptHeld, expired } from '../stores/selection.js';
+import { auditKeyProblem } from '../audit/audit-key.js';
+import { describeHold, holdsForRule } from '../people/holds-in-force.js';
+import { ruleHoldOf } from '../people/rule-hold.js';
+import { activeHolds, type HoldRecord } from '../state/holds.js';
+import { withTransaction } from '../stores/postgres/connect.js';
 import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
@@ -37,6 +42,15 @@ interface RulePlan {
   objects: Record<string, number>;
   /** Items the rule covers but can never judge (no anchor, a malformed one): kept, and shown so nobody assumes they went. */
   unjudged: Unjudged;
+  /** A hold on the whole rule: a sweep now would not start. */
+  ruleHold: HoldRecord | null;
+  /**
+   * Of `affected`, items a sweep now would keep because their subject is on legal hold;
+   * undefined when no subject hold reaches the rule, null when some do but cannot be
+   * counted (no audit key to open the held ids with). `affected` and the limits count them:
+   * a hold released mid-sweep lets the later batches change them.
+   */
+  held?: number | null;
   /** With --diff: how the old config's rule of the same id compares. */
   change?: { status: 'new' | 'changed' | 'unchanged'; before: number | null; newly: number; noLonger: number };
 }
@@ -61,6 +75,7 @@ export function registerPlan(program: Command): void {
         if (problems.length > 0) throw configProblemsError(config, problems);
         const now = given ?? (await databaseNow(runtime));
         const cache = new Map<string, AnchorRange[]>();
+        const holdsKept = await hasHoldsTable(runtime);
         const plans: RulePlan[] = [];
         for (const rule of rules) {
           const plan = planSweep(rule, now, cache);
@@ -72,7 +87,10 @@ export function registerPlan(program: Command): void {
           // The same count `run`'s limits judge, so the token printed is one a run takes.
           const limited = limitedCount({ rows: affected, cascaded, objects });
           const unjudged = await store.unjudged(rule);
-          const result: RulePlan = { rule, affected, cascaded, objects, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited) };
+          const holds = holdsKept ? await holdsNow(runtime, rule) : { ruleHold: null, held: [] };
+          const result: RulePlan = { rule, affected, cascaded, objects, unjudged, ranges: plan.ranges, blocked: await blockedBy(runtime, rule, limited), ruleHold: holds.ruleHold };
+          if (holds.held === null) result.held = null;
+          else if (holds.held.length > 0) result.held = affected - (await store.count(rule, exceptHeld(selection, holds.held), runtime.contextFor(rule)));
           if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
           plans.push(result);
         }
@@ -102,6 +120,11 @@ export function registerPlan(program: Command): void {
         }
         for (const p of plans.filter((x) => Object.keys(x.objects).length > 0)) {
           console.log(`${p.rule.id} deletes the objects its rows own: ${Object.entries(p.objects).map(([store, n]) => `${store} (${n})`).join(', ')}`);
+        }
+        for (const p of plans) {
+          if (p.held === null) console.log(`${p.rule.id}: subjects on legal hold may keep some of the affected items; set RETENTION_AUDIT_KEY to count them`);
+          else if (p.held !== undefined) console.log(`${p.rule.id}: ${p.held} of the affected items are kept while their subjects are on legal hold`);
+          if (p.ruleHold) console.log(`rule ${p.rule.id} is on legal ${describeHold(p.ruleHold)}: a sweep would not start`);
         }
         if (previous) {
           for (const id of removedRules(previous, config)) console.log(`rule ${id} is in ${previous.file} but not in ${config.file}: it would stop sweeping`);
@@ -134,7 +157,38 @@ function toJson(p: RulePlan) {
     unjudged: p.unjudged,
     ...(p.blocked ? { blocked: p.blocked } : {}),
     ...(p.change ? { diff: p.change } : {}),
+    ...(p.held !== undefined ? { held: p.held } : {}),
+    ...(p.ruleHold ? { onHold: { id: p.ruleHold.id, reason: p.ruleHold.reason, until: p.ruleHold.until?.toISOString() ?? null } } : {}),
   };
+}
+
+/** False until the state schema is first migrated (plan never migrates it): then no hold exists. */
+async function hasHoldsTable(runtime: Runtime): Promise<boolean> {
+  const { rows } = await runtime.state.db.pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [runtime.state.table('holds')]);
+  return rows[0]!.t !== null;
+}
+
+/** PostgreSQL's lock_not_available. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * The holds a sweep of `rule` would meet now, read as its batches read them
+ * (`holdsForRule`). `held` null: subject holds are in force, but without the audit key the
+ * held ids cannot be opened to count what they keep.
+ */
+async function holdsNow(runtime: Runtime, rule: Rule): Promise<{ ruleHold: HoldRecord | null; held: readonly string[] | null }> {
+  const { state } = runtime;
+  if (auditKeyProblem(state.auditKey) !== null) {
+    const holds = await activeHolds(state.db.pool, state);
+    return { ruleHold: ruleHoldOf(holds, rule.id), held: rule.subject !== null && holds.some((h) => h.subjectDigest !== null) ? null : [] };
+  }
+  try {
+    return await withTransaction(state.db, (client) => holdsForRule(client, state, rule, runtime.config.rules));
+  } catch (error) {
+    // The holds lock is queued behind a `hold add` waiting for batches under way.
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    throw new UserError('a legal hold is being placed (it waits for the batches under way); run plan again in a moment', { cause: error });
+  }
 }
 
 /**

@@ -2,8 +2,11 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { describeOrigin } from '../policy/config.js';
 import { probeRedis, createRedis } from '../queue/redis-connection.js';
-import { runSweeps } from '../queue/run-sweeps.js';
-import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { runSweeps, type RuleOnHold, type RuleRunResult } from '../queue/run-sweeps.js';
+import { describeHold } from '../people/holds-in-force.js';
+import { ruleHoldOf } from '../people/rule-hold.js';
+import { activeHolds } from '../state/holds.js';
+import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
 import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
@@ -59,9 +62,9 @@ export function registerRun(program: Command): void {
             ? new cliProgress.SingleBar({ format: 'sweeping |{bar}| {value}/{total} batches', stream: process.stderr }, cliProgress.Presets.shades_classic)
             : null;
         bar?.start(1, 0);
-        let results;
+        let outcome;
         try {
-          results = await runSweeps(runtime, rules, {
+          outcome = await runSweeps(runtime, rules, {
             connection,
             dryRun: options.dryRun ?? false,
             actor: adminActor(options.actor),
@@ -76,33 +79,35 @@ export function registerRun(program: Command): void {
         } finally {
           bar?.stop();
         }
+        const { swept: results, onHold } = outcome;
         const now = results[0]?.sweep.now ?? new Date();
         const blocked = results.filter((r) => r.blocked);
         // What each sweep had to leave because its anchor cannot be judged (missing,
         // malformed, implausible): kept by design, so it must be said, not silently kept.
         const unjudged = new Map<string, Unjudged>();
         for (const { rule } of results) unjudged.set(rule.id, await runtime.storeFor(rule).unjudged(rule));
+        // A sweep cancelled by a hold on its rule did what the hold asks: said, not failed.
+        const stoppedByHold = await stoppedByRuleHold(runtime, results);
         if (options.json) {
           console.log(
             JSON.stringify({
               now: now.toISOString(),
               dryRun: options.dryRun ?? false,
-              rules: results.map((r) => ({
-                id: r.rule.id,
-                action: r.rule.action,
-                affected: r.sweep.rowsAffected,
-                status: r.sweep.status,
-                unjudged: unjudged.get(r.rule.id) ?? {},
-                ...(r.blocked ? { blocked: r.blocked } : {}),
-                ...(r.sweep.reason ? { reason: r.sweep.reason } : {}),
-              })),
+              // In the order given: each rule was swept, or is on hold.
+              rules: rules.map((rule) => {
+                const held = onHold.find((x) => x.rule === rule);
+                return held ? heldJson(held) : sweptJson(results.find((x) => x.rule === rule)!, unjudged);
+              }),
             }),
           );
         } else {
-          printResults(results, unjudged, options.dryRun ?? false);
+          if (results.length > 0) printResults(results, unjudged, options.dryRun ?? false);
+          printHeld(results, onHold, stoppedByHold);
         }
         // A sweep that ended early did not keep the rule's promise: say which and why.
-        const ended = results.filter((r) => r.sweep.status === 'failed' || r.sweep.status === 'superseded' || r.sweep.status === 'cancelled');
+        const ended = results.filter(
+          (r) => (r.sweep.status === 'failed' || r.sweep.status === 'superseded' || r.sweep.status === 'cancelled') && !stoppedByHold.has(r),
+        );
         if (ended.length > 0) {
           throw new UserError(
             ended
@@ -137,7 +142,7 @@ export function registerRun(program: Command): void {
     });
 }
 
-function printResults(results: Awaited<ReturnType<typeof runSweeps>>, unjudged: ReadonlyMap<string, Unjudged>, dryRun: boolean): void {
+function printResults(results: readonly RuleRunResult[], unjudged: ReadonlyMap<string, Unjudged>, dryRun: boolean): void {
   console.log(
     formatTable(
       ['rule', 'action', dryRun ? 'would affect' : 'affected', 'not judged', 'status', 'batches', 'sweep', 'now'],
@@ -152,5 +157,46 @@ function printResults(results: Awaited<ReturnType<typeof runSweeps>>, unjudged: 
         r.sweep.now.toISOString(),
       ]),
     ),
+  );
+}
+
+/** What a run says of holds: items kept in each rule, and rules not swept at all. */
+function printHeld(results: readonly RuleRunResult[], onHold: readonly RuleOnHold[], stoppedByHold: ReadonlyMap<RuleRunResult, string>): void {
+  for (const r of results.filter((x) => x.held > 0)) {
+    console.log(`${r.rule.id}: ${r.held} item(s) kept because their subject is on legal hold`);
+  }
+  for (const [r, hold] of stoppedByHold) {
+    console.log(`rule ${r.rule.id} is on legal ${hold}: sweep ${r.sweep.id} stopped after ${r.sweep.batchesDone}/${r.sweep.batchesTotal} batches (${r.sweep.rowsAffected} rows)`);
+  }
+  for (const { rule, held } of onHold) console.log(`rule ${rule.id} is on legal ${held.hold}: not swept`);
+}
+
+function sweptJson(r: RuleRunResult, unjudged: ReadonlyMap<string, Unjudged>) {
+  return {
+    id: r.rule.id,
+    action: r.rule.action,
+    affected: r.sweep.rowsAffected,
+    status: r.sweep.status,
+    unjudged: unjudged.get(r.rule.id) ?? {},
+    ...(r.blocked ? { blocked: r.blocked } : {}),
+    ...(r.sweep.reason ? { reason: r.sweep.reason } : {}),
+    ...(r.held > 0 ? { held: r.held } : {}),
+  };
+}
+
+function heldJson({ rule, held }: RuleOnHold) {
+  return { id: rule.id, action: rule.action, affected: 0, status: 'held', hold: { id: held.holdId, reason: held.reason, until: held.until } };
+}
+
+/** Cancelled sweeps whose rule is on legal hold now (their batches read the hold and stopped), with the hold. */
+async function stoppedByRuleHold(runtime: Runtime, results: readonly RuleRunResult[]): Promise<Map<RuleRunResult, string>> {
+  const cancelled = results.filter((r) => r.sweep.status === 'cancelled');
+  if (cancelled.length === 0) return new Map();
+  const holds = await activeHolds(runtime.state.db.pool, runtime.state);
+  return new Map(
+    cancelled.flatMap((r) => {
+      const hold = ruleHoldOf(holds, r.rule.id);
+      return hold ? [[r, describeHold(hold)] as const] : [];
+    }),
   );
 }

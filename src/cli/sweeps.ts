@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { endSweep } from '../executor/end-sweep.js';
-import { openRuntime, type Runtime } from '../runtime/runtime.js';
-import { migrate } from '../state/state-db.js';
-import { ping } from '../stores/postgres/connect.js';
 import { findSweep, listSweeps, SWEEP_STATUSES, type SweepRecord, type SweepStatus } from '../state/sweeps.js';
 import { formatTable } from './format-table.js';
+import { withStateOnly } from './with-state.js';
 import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
 
 interface ListOptions extends ConfigOption {
@@ -38,7 +36,7 @@ export function registerSweeps(program: Command): void {
       }
       const limit = options.limit === undefined ? DEFAULT_LIMIT : Number(options.limit);
       if (!Number.isSafeInteger(limit) || limit < 1) throw new UserError(`--limit: ${JSON.stringify(options.limit)} is not a positive whole number`);
-      await withState(options, async (runtime) => {
+      await withStateOnly(options, async (runtime) => {
         const records = await listSweeps(runtime.state, {
           ...(options.rule === undefined ? {} : { ruleId: options.rule }),
           ...(status === undefined ? {} : { status: status as SweepStatus }),
@@ -80,7 +78,7 @@ export function registerSweeps(program: Command): void {
       const options = command.optsWithGlobals<CancelOptions>();
       const reason = options.reason?.trim();
       if (!reason) throw new UserError('say why with --reason TEXT: it is recorded in the audit log');
-      await withState(options, async (runtime) => {
+      await withStateOnly(options, async (runtime) => {
         const sweep = await findSweep(runtime.state, id);
         if (!sweep) throw new UserError(`no sweep ${JSON.stringify(id)} in ${runtime.state.schema} (list them with: retention sweeps)`);
         if (sweep.status !== 'running') throw new UserError(`sweep ${id} of rule ${sweep.ruleId} is ${sweep.status}, not running: nothing to cancel`);
@@ -95,17 +93,6 @@ export function registerSweeps(program: Command): void {
     });
 }
 
-/** Only the state database is needed: stores are not pinged, so a store being down does not stop an admin. */
-async function withState(options: ConfigOption, work: (runtime: Runtime) => Promise<void>): Promise<void> {
-  const runtime = openRuntime(readConfig(options));
-  try {
-    await ping(runtime.state.db);
-    await migrate(runtime.state);
-    await work(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
 
 function sweepJson(s: SweepRecord) {
   return {

@@ -97,7 +97,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   // added waits for it (src/state/holds.ts).
   let ruleHold: HoldRecord | null = null;
   const guard = async (client: SqlClient): Promise<BatchGuard | null> => {
-    const holds = await holdsForRule(client, state, rule);
+    const holds = await holdsForRule(client, state, rule, runtime.config.rules);
     if (holds.ruleHold) {
       ruleHold = holds.ruleHold;
       return null;

@@ -11,6 +11,7 @@ import { findTrigger } from '../state/triggers.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import { expired } from '../stores/selection.js';
 import { endSweep, outdatedBy } from './end-sweep.js';
+import { sweepOnHold } from './sweep-on-hold.js';
 import { readSweepTrigger, type SweepStarted } from './sweep-trigger.js';
 
 /** A sweep's id follows from its job's id, so a retried sweep job finds the sweep it began. */
@@ -59,6 +60,10 @@ export interface SweepStartOutcome {
  * trigger that finds the rule sweeping under the same definition joins that sweep,
  * re-queuing its unfinished batches (which also recovers batches lost with Redis); a
  * running sweep under another definition is superseded, and a fresh one planned.
+ *
+ * A rule on legal hold starts nothing: the outcome says which hold (`result.held`). A
+ * sweep already running (joined, resumed) is left to its batches, which read the hold and
+ * cancel it.
  */
 export async function startSweep(runtime: Runtime, jobId: string, payload: unknown): Promise<SweepStartOutcome> {
   const { state } = runtime;
@@ -92,6 +97,12 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
       continue;
     }
 
+    // A rule on legal hold starts no sweep (audited as `held`): asked before planning, which
+    // can scan a big table at every scheduled run of a rule held for years, and again where
+    // the sweep is recorded, for a hold added meanwhile.
+    const heldBefore = await withTransaction(state.db, (client) => sweepOnHold(runtime, client, data.rule, data.actor));
+    if (heldBefore) return result({ sweepId, joined: false, batches: 0, held: heldBefore });
+
     const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const plan = planSweep(data.rule, now);
     const blocked = await checkLimits(runtime, data, plan);
@@ -114,6 +125,8 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
       blocked,
     };
     const inserted = await withTransaction(state.db, async (client) => {
+      const held = await sweepOnHold(runtime, client, data.rule, data.actor);
+      if (held) return held;
       if (!(await insertSweep(client, state, sweep))) return false;
       if (blocked) {
         const summary = { source: data.rule.source, store: data.rule.store, target: sweep.target, action: data.rule.action };
@@ -122,6 +135,7 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
       }
       return true;
     });
+    if (typeof inserted === 'object') return result({ sweepId, joined: false, batches: 0, held: inserted });
     if (inserted && blocked) return result({ sweepId, joined: false, batches: 0, blocked });
     if (inserted) return resume(runtime, sweepId, batches.length, false, result);
     // Lost a race with another trigger of the same rule: go round and join it.

@@ -1,5 +1,6 @@
 import { RULE_SHAPE_VERSION } from '../policy/rule.js';
 import type { BlockedSweep } from '../state/sweeps.js';
+import type { RuleHeld } from './sweep-on-hold.js';
 
 /**
  * What asks for a sweep: ids and hashes only, never rule definitions, row data, key
@@ -27,6 +28,8 @@ export interface SweepStarted {
   blocked?: BlockedSweep;
   /** Running sweeps of the rule this trigger ended because their definition is no longer the config's. */
   superseded?: { sweepId: string; reason: string }[];
+  /** Set when no sweep started because the rule is on legal hold (audited as `held`); `sweepId` is then not recorded. */
+  held?: RuleHeld;
 }
 
 /** A trigger as this version writes it, or why it is not one. */

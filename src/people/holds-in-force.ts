@@ -21,13 +21,28 @@ export interface HoldsForRule {
  * A rule without a `subject` cannot tell whose its items are: subject holds do not reach
  * it (only a hold on the rule does).
  */
-export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule): Promise<HoldsForRule> {
+export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule, rules: readonly Rule[] = [rule]): Promise<HoldsForRule> {
   await lockHoldsShared(tx, state);
-  const holds = (await activeHolds(tx, state)).filter((h) => h.ruleId === null || h.ruleId === rule.id);
+  const holds = (await activeHolds(tx, state)).filter((h) => h.ruleId === null || h.ruleId === rule.id || (h.subjectDigest !== null && reaches(rule, h.ruleId, rules)));
   const ruleHold = holds.find((h) => h.subjectDigest === null) ?? null;
   const subjectHolds = rule.subject === null ? [] : holds.filter((h) => h.subjectDigest !== null);
   const held = [...new Set(subjectHolds.map((h) => unsealSubject(state.auditKey, h.subjectSealed!)))];
   return { ruleHold, held, heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
+}
+
+/**
+ * Whether a subject hold scoped to rule `heldRuleId` must also stop `rule`: when `rule`
+ * works on the same store (deleting a parent row there can cascade, through a foreign key,
+ * into the held rule's rows) or queues objects into it (`cascade:` deletes the files of the
+ * rows it deletes). Holding too much keeps data a little longer; holding too little
+ * deletes what a court ordered kept.
+ */
+function reaches(rule: Rule, heldRuleId: string, rules: readonly Rule[]): boolean {
+  const held = rules.find((r) => r.id === heldRuleId);
+  if (!held) return false;
+  if (held.store === rule.store) return true;
+  const cascades = (rule.target as { cascade?: readonly { store: string }[] } | null)?.cascade ?? [];
+  return cascades.some((c) => c.store === held.store);
 }
 
 /** "hold 12 (litigation: case 2026-17)": how a report names the hold that stopped something. */

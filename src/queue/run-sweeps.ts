@@ -12,6 +12,8 @@ import { startWorker } from './start-worker.js';
 import { enqueueSweep, openQueue } from './sweep-queue.js';
 import { drainCascades } from '../executor/drain-cascades.js';
 import { isObjectOutbox } from '../stores/owned-objects.js';
+import { auditHead, heldInSweep } from '../audit/held-in-sweep.js';
+import type { RuleHeld } from '../executor/sweep-on-hold.js';
 
 /** How often a run checks whether its sweeps are done: it notices the end half of this late on average. */
 const POLL_MS = 50;
@@ -39,14 +41,29 @@ export interface RuleRunResult {
   joined: boolean;
   /** Set when the sweep exceeded its limits and touched nothing. */
   blocked: BlockedSweep | null;
+  /** Items its batches kept because their subject is on legal hold (their audit entries' `held`). */
+  held: number;
+}
+
+/** A rule the run did not sweep because it is on legal hold (audited as `held`). */
+export interface RuleOnHold {
+  rule: Rule;
+  held: RuleHeld;
+}
+
+/** Every rule of the run: swept (in the order given), or not started because it is on hold. */
+export interface RunSweepsResult {
+  swept: RuleRunResult[];
+  onHold: RuleOnHold[];
 }
 
 /**
  * What `retention run` does: queue one sweep per rule on the shared queue, work the queue
  * in this process while waiting (so it finishes with or without a worker running; running
- * workers share the batches), and return each sweep as recorded when it finished.
+ * workers share the batches), and return each sweep as recorded when it finished, and
+ * the rules that started none because they are on legal hold.
  */
-export async function runSweeps(runtime: Runtime, rules: readonly Rule[], options: RunSweepsOptions): Promise<RuleRunResult[]> {
+export async function runSweeps(runtime: Runtime, rules: readonly Rule[], options: RunSweepsOptions): Promise<RunSweepsResult> {
   const { config } = runtime;
   const queue = openQueue(options.connection, config.queuePrefix);
   const worker = await startWorker(runtime, {
@@ -56,6 +73,8 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     queue,
   });
   try {
+    // Every batch entry of a sweep this run starts comes after this one.
+    const head = await auditHead(runtime.state);
     const jobs: { rule: Rule; jobId: string; data: SweepJobData }[] = [];
     for (const rule of rules) {
       // The actor, dry-run flag and confirmation go to the state database; the job
@@ -70,10 +89,12 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
     }
     const started = new Map<string, SweepJobResult>();
     const finished = new Map<string, SweepRecord>();
+    const onHold = new Map<string, RuleHeld>();
     const pollOnce = async (tick: number) => {
       let done = 0;
       let total = 0;
       for (const { rule, jobId, data } of jobs) {
+        if (onHold.has(jobId)) continue;
         const known = finished.get(jobId);
         if (known) {
           done += known.batchesTotal;
@@ -93,6 +114,10 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
           result = job.returnvalue as SweepJobResult;
           started.set(jobId, result);
         }
+        if (result.held) {
+          onHold.set(jobId, result.held);
+          continue;
+        }
         const sweep = await findSweep(runtime.state, result.sweepId);
         if (!sweep) throw new Error(`sweep ${result.sweepId} of rule ${rule.id} vanished from the state database`);
         done += sweep.batchesDone;
@@ -104,7 +129,7 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
       }
       return { done, total };
     };
-    for (let tick = 0; finished.size < jobs.length; tick++) {
+    for (let tick = 0; finished.size + onHold.size < jobs.length; tick++) {
       if (options.signal?.aborted) throw new UserError('interrupted; unfinished batches stay queued and any worker (or the next run) finishes them', { exitCode: 130 });
       try {
         const progress = await pollOnce(tick);
@@ -114,7 +139,7 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         // state database; keep waiting rather than abandon the run.
         if (!isTransient(error)) throw error;
       }
-      if (finished.size < jobs.length) await sleep(POLL_MS);
+      if (finished.size + onHold.size < jobs.length) await sleep(POLL_MS);
     }
     // The objects of rows these sweeps deleted (`cascade:`) go before the run returns; drain
     // jobs this process or a worker runs meanwhile take other entries (never the same).
@@ -123,10 +148,16 @@ export async function runSweeps(runtime: Runtime, rules: readonly Rule[], option
         if (isObjectOutbox(store) && (await store.pendingObjects()) > 0) await drainCascades(runtime, store.name);
       }
     }
-    return jobs.map(({ rule, jobId }) => {
-      const sweep = finished.get(jobId)!;
-      return { rule, sweep, joined: started.get(jobId)!.joined, blocked: sweep.blocked };
-    });
+    const swept: RuleRunResult[] = [];
+    for (const { rule, jobId } of jobs) {
+      const sweep = finished.get(jobId);
+      if (!sweep) continue;
+      const joined = started.get(jobId)!.joined;
+      // A joined sweep began before this run: its batches may precede the head read above.
+      const held = await heldInSweep(runtime.state, sweep.id, joined ? 0 : head);
+      swept.push({ rule, sweep, joined, blocked: sweep.blocked, held });
+    }
+    return { swept, onHold: jobs.flatMap(({ rule, jobId }) => (onHold.has(jobId) ? [{ rule, held: onHold.get(jobId)! }] : [])) };
   } finally {
     await worker.close();
     await queue.close();

@@ -111,12 +111,15 @@ export async function createTestEnv(): Promise<TestEnv> {
     async run(config, options = {}) {
       const runtime = await env.runtime(config);
       const rules: Rule[] = options.ruleIds ? config.rules.filter((r) => options.ruleIds!.includes(r.id)) : config.rules;
-      return runSweeps(runtime, rules, {
+      const { swept, onHold } = await runSweeps(runtime, rules, {
         connection: env.redis(),
         dryRun: options.dryRun ?? false,
         actor: 'test',
         concurrency: options.concurrency ?? 2,
       });
+      // Not silently fewer results: a test of held rules calls runSweeps itself.
+      if (onHold.length > 0) throw new Error(`env.run: rules on legal hold started no sweep: ${onHold.map((h) => h.rule.id).join(', ')}`);
+      return swept;
     },
     async cleanup() {
       await Promise.all(runtimes.map((r) => r.close()));

@@ -60,7 +60,7 @@ describe('the queue on a 3-master Redis Cluster', () => {
     const connection = createRedis(config.redis);
     connection.on('error', () => undefined);
     try {
-      const [result] = await runSweeps(runtime, config.rules, { connection, dryRun: false, actor: 'test', concurrency: 2 });
+      const [result] = (await runSweeps(runtime, config.rules, { connection, dryRun: false, actor: 'test', concurrency: 2 })).swept;
       expect(result!.sweep).toMatchObject({ status: 'done', rowsAffected: 250 });
     } finally {
       connection.disconnect();
