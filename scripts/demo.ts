@@ -46,6 +46,8 @@ import { connectMysql, databaseOf, mysqlDatabaseProblem, udeskConversations } fr
 import { idPhotoFiles, photoRootProblem, type DemoPhotos, type PhotoSurvey } from './demo-photos.js';
 import { loginSessions, uploadedDocuments, type DemoObjects, type ObjectSurvey } from './demo-stores.js';
 import { LOOPBACK_S3_CREDENTIALS, startS3Server, type LoopbackS3 } from './loopback-s3.js';
+import mysql from 'mysql2/promise';
+import { peopleDemo } from './demo-people.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG_FILE = 'config/retention.yaml';
@@ -215,6 +217,19 @@ async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> 
     const verify = await cli(['audit', 'verify'], childEnv);
     say(verify.stdout.trim());
     checkAudit(config, verify.stdout, audit, affected);
+
+    await peopleDemo({
+      db,
+      schema: DEMO_SCHEMA,
+      mysql: mysqlConnection,
+      conversations: `${mysql.escapeId(databaseOf(mysqlUrl)!)}.udesk_conversations`,
+      cli: (args, allowed) => cli(args, childEnv, allowed),
+      say,
+      heading,
+      fail: (message) => new DemoFailure(message),
+    });
+    heading('retention audit verify (after the erasure and the hold)');
+    say((await cli(['audit', 'verify'], childEnv)).stdout.trim());
   } finally {
     await db.end();
     redis.disconnect();

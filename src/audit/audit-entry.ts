@@ -77,7 +77,8 @@ export interface SweepAuditEntry {
  *
  * `hold-added`, `hold-released`: a legal hold (on `subject`, on `ruleId`, or both) changed;
  * `held`: a sweep did not start because its rule is on hold (`holdId`);
- * `request-opened`, `request-extended` (new `dueAt`, `reason`), `request-waiting` (why it
+ * `request-opened`, `request-extended` (new `dueAt`, `reason`), `request-acknowledged` (the
+ * person was told it was received), `request-waiting` (why it
  * cannot finish now), `request-completed` (verified: nothing of the subject is left),
  * `request-expired` (its record reached `requests.keep`; the ledger keeps the digest);
  * `erased`: one rule's items of the subject deleted or anonymized (`rows`) for `requestId`;
@@ -90,6 +91,7 @@ export interface PeopleAuditEntry {
     | 'held'
     | 'request-opened'
     | 'request-extended'
+    | 'request-acknowledged'
     | 'request-waiting'
     | 'request-completed'
     | 'request-expired'
@@ -119,6 +121,8 @@ export interface PeopleAuditEntry {
   receivedAt?: string;
   /** `replayed`: what was replayed (`erasure` of `requestId`, or `sweep` of `ruleId`) and since when. */
   replay?: { of: 'erasure' | 'sweep'; since: string };
+  /** `replayed` of a sweep: the sweep that removed the items again (its batches are audited under it). */
+  sweepId?: string;
 }
 
 const PEOPLE_EVENTS: ReadonlySet<string> = new Set<PeopleAuditEntry['event']>([
@@ -127,6 +131,7 @@ const PEOPLE_EVENTS: ReadonlySet<string> = new Set<PeopleAuditEntry['event']>([
   'held',
   'request-opened',
   'request-extended',
+  'request-acknowledged',
   'request-waiting',
   'request-completed',
   'request-expired',

@@ -2,7 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { redactText } from '../redact.js';
 import { registerAudit } from './audit.js';
+import { registerErase } from './erase.js';
+import { registerReceipt } from './receipt.js';
+import { registerRequests } from './requests.js';
 import { registerCheck } from './check.js';
+import { registerHold } from './hold.js';
 import { registerPlan } from './plan.js';
 import { registerRun } from './run.js';
 import { registerSweeps } from './sweeps.js';
@@ -20,6 +24,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerWorker(program);
   registerSweeps(program);
   registerAudit(program);
+  registerErase(program);
+  registerRequests(program);
+  registerReceipt(program);
+  registerHold(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

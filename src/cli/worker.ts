@@ -6,6 +6,8 @@ import { startWorker } from '../queue/start-worker.js';
 import { openQueue } from '../queue/sweep-queue.js';
 import { syncSchedulers } from '../queue/sync-schedulers.js';
 import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
+import { enqueueOpenRequests } from '../queue/enqueue-requests.js';
+import { expireRequests } from '../executor/expire-requests.js';
 import { enqueueDueDrains } from '../queue/enqueue-drains.js';
 import { connectRuntime, openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
@@ -65,6 +67,13 @@ export function registerWorker(program: Command): void {
           })
           // Objects of deleted rows still waiting in a cascade outbox (their drain job lost): drained.
           .then(() => enqueueDueDrains(runtime, queue))
+          // Erasure requests not complete (waiting for a hold's release, a store): another pass.
+          .then(() => enqueueOpenRequests(runtime, queue))
+          // Records of completed requests past requests.keep: removed (the ledger keeps digests).
+          .then(() => expireRequests(runtime, 'worker'))
+          .then((expired) => {
+            if (expired.length > 0) log.info({ requests: expired.length }, 'request records past requests.keep removed');
+          })
           .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
       };
       connection.on('ready', () => restore('redis reconnected'));
@@ -73,14 +82,18 @@ export function registerWorker(program: Command): void {
       const concurrency = concurrencyOption ?? config.worker.concurrency;
       const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
       // What an operator must see is logged at warn or error, with the rule and the reason:
-      // a sweep that touched nothing (blocked), that was ended (superseded, failed), or a
-      // job that was refused.
+      // a sweep that touched nothing (blocked, or not started: its rule is on legal hold),
+      // that was ended (superseded, failed), or a job that was refused.
       worker.on('completed', (job, result) => {
         if (job.name === JOB_SWEEP) {
           const started = result as SweepJobResult;
           for (const old of started.superseded ?? []) log.warn({ rule: started.ruleId, sweep: old.sweepId, reason: old.reason }, 'sweep superseded');
           if (started.blocked) {
             log.warn({ rule: started.ruleId, sweep: started.sweepId, reason: started.blocked.reason, confirmToken: started.blocked.confirmToken }, 'sweep blocked by its limits; nothing was touched');
+            return;
+          }
+          if (started.held) {
+            log.warn({ rule: started.ruleId, hold: started.held.holdId, reason: started.held.reason, until: started.held.until }, `rule is on legal ${started.held.hold}: not swept`);
             return;
           }
         } else if (job.name === JOB_BATCH) {

@@ -12,6 +12,19 @@ export interface BatchJobData {
   idx: number;
 }
 
+/** An erase job's payload: the request's id. The subject is sealed in the state database, never here. */
+export interface EraseJobData {
+  requestId: string;
+}
+
+/** An erase job's payload, or why it is not one. */
+export function readEraseJobData(data: unknown): EraseJobData | { problem: string } {
+  const value = (data ?? {}) as Record<string, unknown>;
+  return typeof value.requestId === 'string' && /^req-[0-9a-z-]{1,64}$/.test(value.requestId)
+    ? { requestId: value.requestId }
+    : { problem: 'the job payload is not a request id' };
+}
+
 /** A drain job's payload: the name of the SQL store whose cascade outbox to drain. */
 export interface DrainJobData {
   store: string;

@@ -23,6 +23,18 @@ export const DRAIN_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * DAY },
 };
 
+/**
+ * One pass over a request. A pass that cannot finish leaves the request waiting and the
+ * reconciler runs it again; a job that throws is retried a few times first. Removed when
+ * done so the reconciler's fixed ids can be added again.
+ */
+export const ERASE_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 2 * SECOND },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * DAY },
+};
+
 export const BATCH_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: SECOND },

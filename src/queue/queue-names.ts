@@ -3,6 +3,8 @@ export const QUEUE_NAME = 'sweeps';
 
 export const JOB_SWEEP = 'sweep';
 export const JOB_BATCH = 'batch';
+/** jobs/erase.ts: one pass over an erasure request (the payload is its id, never the subject). */
+export const JOB_ERASE = 'erase';
 /** jobs/drain-cascades.ts: deletes the objects of rows a `cascade:` rule deleted. */
 export const JOB_DRAIN = 'drain-cascades';
 

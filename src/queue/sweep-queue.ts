@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
 import type { QueueConnection } from './redis-connection.js';
-import { BATCH_JOB_OPTIONS, SWEEP_JOB_OPTIONS } from './job-options.js';
-import type { BatchJobData, DrainJobData, SweepJobData } from './job-data.js';
-import { batchJobId, JOB_BATCH, JOB_SWEEP, QUEUE_NAME } from './queue-names.js';
+import { BATCH_JOB_OPTIONS, ERASE_JOB_OPTIONS, SWEEP_JOB_OPTIONS } from './job-options.js';
+import type { BatchJobData, DrainJobData, EraseJobData, SweepJobData } from './job-data.js';
+import { batchJobId, JOB_BATCH, JOB_ERASE, JOB_SWEEP, QUEUE_NAME } from './queue-names.js';
 
-export type SweepQueue = Queue<SweepJobData | BatchJobData | DrainJobData>;
+export type SweepQueue = Queue<SweepJobData | BatchJobData | DrainJobData | EraseJobData>;
 
 export function openQueue(connection: QueueConnection, prefix: string): SweepQueue {
   return new Queue(QUEUE_NAME, { connection, prefix });
@@ -31,4 +31,13 @@ export async function enqueueBatches(queue: SweepQueue, sweepId: string, indexes
       })),
     );
   }
+}
+
+/**
+ * Adds a pass over an erasure request. `jobId` makes it idempotent where the caller wants
+ * that (the reconciler: one per request per round); a request worked twice at once is
+ * safe (the executor lets one process work it).
+ */
+export async function enqueueErase(queue: SweepQueue, requestId: string, jobId: string): Promise<void> {
+  await queue.add(JOB_ERASE, { requestId }, { ...ERASE_JOB_OPTIONS, jobId });
 }

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { openRequest } from '../executor/open-request.js';
+import { describeOrigin } from '../policy/config.js';
+import { createRedis, probeRedis } from '../queue/redis-connection.js';
+import { runRequestPass } from '../queue/run-request.js';
+import { enqueueErase, openQueue } from '../queue/sweep-queue.js';
+import { buildReceipt } from '../people/receipt.js';
+import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { configProblemsError, inspectLive } from './inspect-config.js';
+import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
+import { parseInstant } from './parse-instant.js';
+import { printReceipt } from './receipt.js';
+
+interface EraseOptions extends ConfigOption {
+  subject?: string;
+  received?: string;
+  reason?: string;
+  json?: boolean;
+  wait?: boolean;
+  actor?: string;
+}
+
+/** Exit code when the request was opened but could not finish yet (a hold, a store down). */
+export const EXIT_WAITING = 4;
+
+export function registerErase(program: Command): void {
+  program
+    .command('erase')
+    .description('open an erasure request for one person and carry it out in every rule that declares a subject')
+    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .requiredOption('--subject <id>', 'the person\'s id exactly as the stores hold it (never recorded in clear)')
+    .option('--received <iso>', 'when the request was received (the deadline counts from it; default now)')
+    .option('--reason <text>', 'kept with the request record (which expires), not in the audit log')
+    .option('--json', 'print JSON: the request\'s receipt')
+    .option('--no-wait', 'only open and queue it; a running worker carries it out')
+    .option('--actor <name>', 'who to record (default: admin:<OS user>)')
+    .action(async (options: EraseOptions) => {
+      const receivedAt = options.received === undefined ? undefined : parseInstant(options.received, '--received');
+      const config = readConfig(options);
+      const runtime = openRuntime(config);
+      const connection = createRedis(config.redis);
+      connection.on('error', () => undefined);
+      try {
+        const rules = config.rules.filter((r) => r.subject !== null);
+        const problems = await inspectLive(runtime, rules, { redis: true });
+        if (problems.length > 0) throw configProblemsError(config, problems);
+        await probeRedis(config.redis, describeOrigin(config, 'redis'));
+        await connectRuntime(runtime);
+        const actor = adminActor(options.actor);
+        const request = await openRequest(runtime, {
+          subject: options.subject!,
+          ...(receivedAt ? { receivedAt } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+          actor,
+        });
+        if (options.wait === false) {
+          const queue = openQueue(connection, config.queuePrefix);
+          await enqueueErase(queue, request.id, `erase-${request.id}-opened`);
+          await queue.close();
+          if (options.json) console.log(JSON.stringify(await buildReceipt(runtime.state, request.id)));
+          else console.log(`request ${request.id} opened (due ${request.dueAt.toISOString()}) and queued for the workers`);
+          return;
+        }
+        const { request: after, failed } = await runRequestPass(runtime, request.id, { connection, concurrency: config.worker.concurrency });
+        const receipt = (await buildReceipt(runtime.state, request.id))!;
+        if (options.json) console.log(JSON.stringify(receipt));
+        else printReceipt(receipt);
+        if (failed) throw new UserError(`request ${request.id} is open but its erase job failed: ${failed}; a worker retries it`, { exitCode: 1 });
+        if (after.status !== 'completed') process.exitCode = EXIT_WAITING;
+      } finally {
+        connection.disconnect();
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,54 @@
+import { erasureOrder } from '../people/erasure-order.js';
+import type { Rule } from '../policy/rule.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { upsertRequestRule, type NewRequestRule, type RequestRecord } from '../state/requests.js';
+import { withTransaction } from '../stores/postgres/connect.js';
+
+/**
+ * The rules an erasure covers, in the order it runs them: every rule of the config that
+ * declares a `subject` (a rule added since the request opened is covered too), children
+ * before parents within each store (`erasureOrder`, from each store's catalog).
+ */
+export async function erasureRules(runtime: Runtime): Promise<Rule[]> {
+  const rules = runtime.config.rules.filter((r) => r.subject !== null);
+  const nodes = await Promise.all(
+    rules.map(async (rule) => {
+      const store = runtime.storeFor(rule);
+      // A store that is down cannot say; its rules fail in this pass anyway, and the next
+      // pass orders them again. A request must still open (its deadline runs).
+      const dependsOn = (await store.dependsOn?.(rule).catch(() => [])) ?? [];
+      return { id: rule.id, store: rule.store, target: store.describe(rule), dependsOn };
+    }),
+  );
+  const order = erasureOrder(nodes);
+  return order.map((id) => rules.find((r) => r.id === id)!);
+}
+
+/** What a request's line for a rule records about it. */
+export function requestRuleLine(runtime: Runtime, rule: Rule, position: number): NewRequestRule {
+  return {
+    ruleId: rule.id,
+    ruleHash: rule.hash,
+    store: rule.store,
+    target: runtime.storeFor(rule).describe(rule),
+    action: rule.action === 'anonymize' ? 'anonymize' : 'delete',
+    position,
+  };
+}
+
+/**
+ * The request's rules as the config has them now: lines added for rules that declare a
+ * subject since it opened; returns the rules in erasure order. A line whose rule left the
+ * config stays as it was (the receipt shows what was done while it was there).
+ */
+export async function syncRequestRules(runtime: Runtime, request: RequestRecord): Promise<Rule[]> {
+  const rules = await erasureRules(runtime);
+  const { state } = runtime;
+  await withTransaction(state.db, async (tx) => {
+    for (const [position, rule] of rules.entries()) {
+      const line = requestRuleLine(runtime, rule, position);
+      await upsertRequestRule(tx, state, request.id, line);
+    }
+  });
+  return rules;
+}
