@@ -4,6 +4,7 @@ import { redactText } from '../redact.js';
 import { registerAudit } from './audit.js';
 import { registerErase } from './erase.js';
 import { registerReceipt } from './receipt.js';
+import { registerReplay } from './replay.js';
 import { registerRequests } from './requests.js';
 import { registerCheck } from './check.js';
 import { registerHold } from './hold.js';
@@ -28,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerRequests(program);
   registerReceipt(program);
   registerHold(program);
+  registerReplay(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
