@@ -123,6 +123,11 @@ export interface PeopleAuditEntry {
   replay?: { of: 'erasure' | 'sweep'; since: string };
   /** `replayed` of a sweep: the sweep that removed the items again (its batches are audited under it). */
   sweepId?: string;
+  /**
+   * `hold-added` reaching an `action: expire` rule: TTLs lifted from the held items (set by
+   * earlier sweeps, or by the application), which would otherwise have deleted them.
+   */
+  ttlsLifted?: number;
 }
 
 const PEOPLE_EVENTS: ReadonlySet<string> = new Set<PeopleAuditEntry['event']>([

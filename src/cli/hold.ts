@@ -70,8 +70,10 @@ export function registerHold(program: Command): void {
       const { rule } = checkHoldRequest(config, request);
       await withStateOnly(options, async (runtime) => {
         const placed = await addHold(runtime, request);
+        // TTLs an `action: expire` sweep had set on what the hold keeps, lifted before it committed.
+        const lifted = placed.ttlsLifted === undefined ? {} : { ttlsLifted: placed.ttlsLifted };
         if (options.json) {
-          console.log(JSON.stringify(holdJson(placed)));
+          console.log(JSON.stringify({ ...holdJson(placed), ...lifted }));
           return;
         }
         const reach =
@@ -79,7 +81,8 @@ export function registerHold(program: Command): void {
             ? `every rule that declares a subject (${config.rules.filter((r) => r.subject !== null).map((r) => r.id).join(', ') || 'none yet'})`
             : `rule ${rule.id}${placed.subjectDigest === null ? ': its sweeps stop until the hold is released' : ''}`;
         const whom = placed.subjectDigest === null ? 'the whole of ' : `subject ${shortDigest(placed.subjectDigest)} in `;
-        console.log(`hold ${placed.id} placed on ${whom}${reach}${placed.until ? `, until ${placed.until.toISOString()}` : ''}; recorded as ${placed.createdBy}`);
+        const ttls = placed.ttlsLifted === undefined ? '' : `; ${placed.ttlsLifted} TTL(s) lifted from its keys in action: expire rules`;
+        console.log(`hold ${placed.id} placed on ${whom}${reach}${placed.until ? `, until ${placed.until.toISOString()}` : ''}${ttls}; recorded as ${placed.createdBy}`);
       });
     });
 

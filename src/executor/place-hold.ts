@@ -1,6 +1,7 @@
 import { appendAudit } from '../audit/append-audit.js';
 import { requireAuditKey } from '../audit/audit-key.js';
 import { UserError } from '../errors.js';
+import { holdReach } from '../people/holds-in-force.js';
 import { sealSubject } from '../people/seal-subject.js';
 import { subjectDigest } from '../people/subject-digest.js';
 import type { Config } from '../policy/config.js';
@@ -26,6 +27,11 @@ export interface HoldRequest {
   actor: string;
   /** How long to wait for batches under way before giving up; default `HOLD_LOCK_TIMEOUT_MS`. */
   lockTimeoutMs?: number;
+}
+
+/** A hold as placed: its record and, when it reaches an `action: expire` rule, the TTLs lifted from what it keeps. */
+export interface PlacedHold extends HoldRecord {
+  ttlsLifted?: number;
 }
 
 /**
@@ -56,8 +62,12 @@ export function checkHoldRequest(config: Config, request: HoldRequest): { rule: 
  * it commits its change), and no batch starts until the hold commits. So when this returns,
  * nothing that ignores the hold is running or can start. When the batches do not finish
  * within the lock timeout, nothing is placed and the caller is told so.
+ *
+ * A TTL that a sweep of an `action: expire` rule set before the hold would still delete the
+ * held keys: it is lifted in the same transaction, under the lock (`liftExpiry`), and when
+ * that fails the hold is not placed.
  */
-export async function addHold(runtime: Runtime, request: HoldRequest): Promise<HoldRecord> {
+export async function addHold(runtime: Runtime, request: HoldRequest): Promise<PlacedHold> {
   const { state, config } = runtime;
   const key = requireAuditKey(runtime.auditKey);
   const { rule, reason } = checkHoldRequest(config, request);
@@ -90,6 +100,7 @@ export async function addHold(runtime: Runtime, request: HoldRequest): Promise<H
       until: request.until ?? null,
       createdBy: request.actor,
     });
+    const ttlsLifted = await liftExpiry(runtime, hold, subject ?? null);
     await appendAudit(client, state, {
       event: 'hold-added',
       holdId: hold.id,
@@ -101,9 +112,44 @@ export async function addHold(runtime: Runtime, request: HoldRequest): Promise<H
       actor: request.actor,
       reason,
       until: hold.until?.toISOString() ?? null,
+      ...(ttlsLifted === undefined ? {} : { ttlsLifted }),
     });
-    return hold;
+    return { ...hold, ...(ttlsLifted === undefined ? {} : { ttlsLifted }) };
   });
+}
+
+/**
+ * Lifts the TTLs that sweeps of `action: expire` rules set on what `hold` keeps (`subject`:
+ * its raw id, null for a hold on a whole rule): the store would otherwise delete held items
+ * at their instant, hold or not. Runs under the holds lock taken exclusively, before the hold
+ * commits, so no batch sets a TTL meanwhile (batches hold the lock shared while they change
+ * data), and every batch after the commit reads the hold. Returns the TTLs lifted; undefined
+ * when the hold reaches no such rule.
+ *
+ * A store that cannot lift them (down, unreachable) fails the hold, naming the store: a hold
+ * that cannot be made effective must not look effective, so nothing is placed and the
+ * operator retries. TTLs lifted before the failure stay lifted: that keeps data, and the
+ * next sweep sets them again.
+ */
+async function liftExpiry(runtime: Runtime, hold: HoldRecord, subject: string | null): Promise<number | undefined> {
+  const { rules } = runtime.config;
+  const reached = rules.filter((r) => r.action === 'expire' && holdReach(hold, r, rules) !== null);
+  if (reached.length === 0) return undefined;
+  let lifted = 0;
+  for (const rule of reached) {
+    const store = runtime.storeFor(rule);
+    try {
+      if (!store.cancelExpiry) throw new Error(`a ${store.kind} store cannot lift the TTLs it sets`);
+      lifted += await store.cancelExpiry(rule, subject);
+    } catch (error) {
+      throw new UserError(
+        `store ${store.name} (rule ${rule.id}, action: expire): could not lift the TTLs earlier sweeps set on the items this hold keeps, ` +
+          `which would still delete them: the hold was NOT placed; try again when store ${store.name} answers (${(error as Error).message})`,
+        { cause: error },
+      );
+    }
+  }
+  return lifted;
 }
 
 function ruleOf(config: Config, ruleId: string): Rule {

@@ -23,11 +23,23 @@ export interface HoldsForRule {
  */
 export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule, rules: readonly Rule[] = [rule]): Promise<HoldsForRule> {
   await lockHoldsShared(tx, state);
-  const holds = (await activeHolds(tx, state)).filter((h) => h.ruleId === null || h.ruleId === rule.id || (h.subjectDigest !== null && reaches(rule, h.ruleId, rules)));
-  const ruleHold = holds.find((h) => h.subjectDigest === null) ?? null;
-  const subjectHolds = rule.subject === null ? [] : holds.filter((h) => h.subjectDigest !== null);
+  const holds = await activeHolds(tx, state);
+  const ruleHold = holds.find((h) => holdReach(h, rule, rules) === 'rule') ?? null;
+  const subjectHolds = holds.filter((h) => holdReach(h, rule, rules) === 'subject');
   const held = [...new Set(subjectHolds.map((h) => unsealSubject(state.auditKey, h.subjectSealed!)))];
   return { ruleHold, held, heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
+}
+
+/**
+ * What `hold` keeps of `rule`: `rule`, all of it (a hold on this whole rule); `subject`, the
+ * held subject's items (a subject hold on every rule, on this one, or on one this rule
+ * `reaches`; a rule without a `subject` cannot tell whose its items are, so none); or null.
+ * Sweeps read it through `holdsForRule`; `hold add` uses it to find what the new hold keeps.
+ */
+export function holdReach(hold: Pick<HoldRecord, 'subjectDigest' | 'ruleId'>, rule: Rule, rules: readonly Rule[]): 'rule' | 'subject' | null {
+  if (hold.subjectDigest === null) return hold.ruleId === rule.id ? 'rule' : null;
+  if (rule.subject === null) return null;
+  return hold.ruleId === null || hold.ruleId === rule.id || reaches(rule, hold.ruleId, rules) ? 'subject' : null;
 }
 
 /**

@@ -154,6 +154,17 @@ export interface Store<Target = unknown> {
    * rows they reference. Empty when none.
    */
   dependsOn?(rule: Rule<Target>): Promise<string[]>;
+  /**
+   * Rules whose action makes the store delete items on its own (`expire`: a TTL a sweep
+   * set): removes the TTLs of the rule's items of `subject` (raw id, matched exactly as an
+   * erasure matches it), or with null of every item the rule covers (a hold on the whole
+   * rule), and returns how many TTLs it lifted. `hold add` calls it under the holds lock,
+   * before the hold commits, so a TTL set before the hold cannot delete held items. A TTL
+   * the application set itself is lifted too: keeping data is the safe direction, and the
+   * sweeps after the hold's release set the rule's TTLs again. Kinds without such an
+   * action omit it.
+   */
+  cancelExpiry?(rule: Rule<Target>, subject: string | null): Promise<number>;
   /** Deletes or anonymizes (or, dry, counts) one batch. */
   apply(batch: BatchSpec<Target>, journal?: BatchJournal): Promise<BatchResult>;
   /** True when `apply` runs a journal in the same transaction as the state database at `stateUrl`. */

@@ -81,8 +81,8 @@ return out
  * database. Keep both on NTP: a Redis clock ahead deletes early by its lead.
  *
  * A key whose subject is held (`hold`, checked in the script that sets the TTL) is neither
- * deleted nor given a TTL. A TTL set by a sweep before the hold was placed is not lifted
- * here: Redis still fires it at the key's instant.
+ * deleted nor given a TTL. A TTL set by a sweep before the hold was placed would still
+ * fire: `hold add` lifts it before the hold commits (`RedisStore.cancelExpiry`).
  */
 export class ExpireTtlShape implements RedisShape {
   readonly #hash: HashShape;

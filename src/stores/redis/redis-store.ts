@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { redactUrl } from '../../redact.js';
@@ -9,6 +10,7 @@ import { globCanMatchPrefix } from './glob-can-match-prefix.js';
 import { KeySubject } from './key-subject.js';
 import { perSlot, walkKeys, withKeySpace } from './key-space.js';
 import { pagesFrom } from './pages-from.js';
+import { persistKeys } from './persist-keys.js';
 import { readAnchors } from './read-anchors.js';
 import { addHeld, addTally, addUnjudged, emptyTally, NO_SUBJECT, type PageTally } from './redis-shape.js';
 import { shapeOfRule, shapeProblems } from './shape-of-rule.js';
@@ -217,16 +219,49 @@ export class RedisStore implements Store<RedisTarget> {
   #erase(rule: Rule, subject: RuleSubject, id: string, change: boolean): Promise<number> {
     if (subject.kind === 'none') throw new Error(`rule ${rule.id} names no subject`);
     const erasure = { shape: rule.target.shape ?? 'hash', field: subject.kind === 'field' ? subject.field : null, id };
-    const wanted = KeySubject.segment(id);
-    let items = 0;
+    return this.#sumOverKeys(rule, subject, id, (node, group) => eraseKeys(node, group, erasure, change));
+  }
+
+  /**
+   * `action: expire`: lifts the TTLs of the keys of `id` (null: every key the rule covers,
+   * for a hold on the whole rule), found as an erasure finds them, so that a TTL a sweep
+   * set before a legal hold cannot delete the held keys. A subject field is compared in
+   * the script that runs PERSIST. A TTL the application set itself is lifted too: the key
+   * is kept, which is the safe direction; after the hold's release the next sweep sets the
+   * rule's TTL again. Other actions set no TTL: nothing to lift.
+   */
+  cancelExpiry(rule: Rule, id: string | null): Promise<number> {
+    if (rule.action !== 'expire') return Promise.resolve(0);
+    const subject = subjectOfRule(rule);
+    if (id !== null && subject.kind === 'none') throw new Error(`rule ${rule.id} names no subject: it cannot tell whose its keys are`);
+    // An id that cannot be one key segment is on no key of the rule.
+    if (id !== null && subject.kind === 'key' && !KeySubject.canName(id)) return Promise.resolve(0);
+    const owner = id !== null && subject.kind === 'field' ? { field: subject.field, id } : null;
+    return this.#sumOverKeys(rule, subject, id, (node, group) => persistKeys(node, group, owner));
+  }
+
+  /**
+   * Walks the keys of `id` in the rule (null: every key it covers) outside the queue's
+   * prefix, and sums what `work` returns for them, slot group by slot group. With a
+   * `{subject}` segment only keys whose segment is exactly `id` (SCAN MATCH with the id's
+   * glob characters escaped, then each key re-checked) or, for null, keys that have one
+   * (a sweep leaves the others alone); a subject field is `work`'s to check, atomically.
+   */
+  #sumOverKeys(rule: Rule, subject: RuleSubject, id: string | null, work: (node: Redis, keys: readonly Buffer[]) => Promise<number>): Promise<number> {
+    const wanted = id === null ? null : KeySubject.segment(id);
+    let sum = 0;
     return withKeySpace(this.#target, async (space) => {
-      await walkKeys(space, subject.kind === 'key' ? subject.key.matchFor(id) : pattern(rule, subject), async (node, page) => {
+      await walkKeys(space, subject.kind === 'key' && id !== null ? subject.key.matchFor(id) : pattern(rule, subject), async (node, page) => {
         // The escaped MATCH names only the id already; the exact check of each key is the
         // second lock, should a glob ever be read otherwise than here.
-        const keys = this.#ours(page).filter((key) => subject.kind !== 'key' || subject.key.segmentOf(key) === wanted);
-        for (const n of await perSlot(space, keys, (group) => eraseKeys(node, group, erasure, change))) items += n;
+        const keys = this.#ours(page).filter((key) => {
+          if (subject.kind !== 'key') return true;
+          const segment = subject.key.segmentOf(key);
+          return wanted === null ? segment !== null : segment === wanted;
+        });
+        for (const n of await perSlot(space, keys, (group) => work(node, group))) sum += n;
       });
-      return items;
+      return sum;
     });
   }
 
