@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { openRequest } from '../executor/open-request.js';
-import { describeOrigin } from '../policy/config.js';
-import { createRedis, probeRedis } from '../queue/redis-connection.js';
 import { runRequestPass } from '../queue/run-request.js';
 import { enqueueErase, openQueue } from '../queue/sweep-queue.js';
 import { buildReceipt } from '../people/receipt.js';
-import { connectRuntime, openRuntime } from '../runtime/runtime.js';
-import { configProblemsError, inspectLive } from './inspect-config.js';
+import { openRuntime } from '../runtime/runtime.js';
+import { connectForWork } from './connect-for-work.js';
 import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { printReceipt } from './receipt.js';
@@ -39,14 +37,9 @@ export function registerErase(program: Command): void {
       const receivedAt = options.received === undefined ? undefined : parseInstant(options.received, '--received');
       const config = readConfig(options);
       const runtime = openRuntime(config);
-      const connection = createRedis(config.redis);
-      connection.on('error', () => undefined);
+      let connection: Awaited<ReturnType<typeof connectForWork>> | undefined;
       try {
-        const rules = config.rules.filter((r) => r.subject !== null);
-        const problems = await inspectLive(runtime, rules, { redis: true });
-        if (problems.length > 0) throw configProblemsError(config, problems);
-        await probeRedis(config.redis, describeOrigin(config, 'redis'));
-        await connectRuntime(runtime);
+        connection = await connectForWork(runtime, config.rules.filter((r) => r.subject !== null));
         const actor = adminActor(options.actor);
         const request = await openRequest(runtime, {
           subject: options.subject!,
@@ -69,7 +62,7 @@ export function registerErase(program: Command): void {
         if (failed) throw new UserError(`request ${request.id} is open but its erase job failed: ${failed}; a worker retries it`, { exitCode: 1 });
         if (after.status !== 'completed') process.exitCode = EXIT_WAITING;
       } finally {
-        connection.disconnect();
+        connection?.disconnect();
         await runtime.close();
       }
     });

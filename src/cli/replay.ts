@@ -2,13 +2,12 @@ import type { Command } from 'commander';
 import { requireAuditKey } from '../audit/audit-key.js';
 import { UserError } from '../errors.js';
 import { replayErasures, type ErasureReplay } from '../executor/replay-erasures.js';
-import { describeOrigin } from '../policy/config.js';
-import { createRedis, probeRedis } from '../queue/redis-connection.js';
+import type { createRedis } from '../queue/redis-connection.js';
 import { replaySweeps, type SweepsReplay } from '../queue/replay-sweeps.js';
 import type { RuleRunResult } from '../queue/run-sweeps.js';
-import { connectRuntime, openRuntime } from '../runtime/runtime.js';
+import { openRuntime } from '../runtime/runtime.js';
+import { connectForWork } from './connect-for-work.js';
 import { formatTable } from './format-table.js';
-import { configProblemsError, inspectLive } from './inspect-config.js';
 import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { EXIT_BLOCKED } from './run.js';
@@ -43,12 +42,7 @@ export function registerReplay(program: Command): void {
       try {
         // The ledger matches people by digest under the audit key; without it nothing matches.
         requireAuditKey(runtime.auditKey);
-        const problems = await inspectLive(runtime, config.rules, { redis: true });
-        if (problems.length > 0) throw configProblemsError(config, problems);
-        await probeRedis(config.redis, describeOrigin(config, 'redis'));
-        await connectRuntime(runtime);
-        connection = createRedis(config.redis);
-        connection.on('error', () => undefined);
+        connection = await connectForWork(runtime, config.rules);
         // People first: their erasure was owed before any rule's sweep.
         const erasures = await replayErasures(runtime, since, { actor, dryRun });
         const sweeps = await replaySweeps(runtime, since, { connection, dryRun, actor, concurrency: config.worker.concurrency, signal: stop.signal });

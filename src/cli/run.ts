@@ -1,17 +1,16 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { describeOrigin } from '../policy/config.js';
-import { probeRedis, createRedis } from '../queue/redis-connection.js';
+import type { createRedis } from '../queue/redis-connection.js';
 import { runSweeps, type RuleOnHold, type RuleRunResult } from '../queue/run-sweeps.js';
 import { describeHold } from '../people/holds-in-force.js';
 import { ruleHoldOf } from '../people/rule-hold.js';
 import { activeHolds } from '../state/holds.js';
-import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
+import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
 import type { Unjudged } from '../stores/store.js';
+import { connectForWork } from './connect-for-work.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
-import { configProblemsError, inspectLive } from './inspect-config.js';
 import { adminActor, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
 
 interface RunOptions extends ConfigOption {
@@ -44,19 +43,13 @@ export function registerRun(program: Command): void {
       const config = readConfig(options);
       const rules = selectRules(config, options.rule);
       const runtime = openRuntime(config);
-      const redisOrigin = describeOrigin(config, 'redis');
       let connection: ReturnType<typeof createRedis> | undefined;
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const problems = await inspectLive(runtime, rules, { redis: true });
-        if (problems.length > 0) throw configProblemsError(config, problems);
-        await probeRedis(config.redis, redisOrigin);
-        await connectRuntime(runtime);
-        connection = createRedis(config.redis);
-        connection.on('error', () => undefined);
+        connection = await connectForWork(runtime, rules);
         const bar =
           process.stderr.isTTY && !options.json
             ? new cliProgress.SingleBar({ format: 'sweeping |{bar}| {value}/{total} batches', stream: process.stderr }, cliProgress.Presets.shades_classic)

@@ -4,7 +4,7 @@ import { endSweep } from '../executor/end-sweep.js';
 import { findSweep, listSweeps, SWEEP_STATUSES, type SweepRecord, type SweepStatus } from '../state/sweeps.js';
 import { formatTable } from './format-table.js';
 import { withStateOnly } from './with-state.js';
-import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
+import { adminActor, type ConfigOption } from './load-runtime.js';
 
 interface ListOptions extends ConfigOption {
   rule?: string;

@@ -5,6 +5,7 @@ import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { selectionParts, type Selection } from '../selection.js';
 import { requireSubjectSegment } from '../subject-segment.js';
+import { boundedRanges } from '../bounded-ranges.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
 import { deleteConfined, removeUnder } from './delete-confined.js';
 import type { ObjectDeleter, ObjectDeletion } from '../owned-objects.js';
@@ -179,14 +180,7 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
       if (entry.kind !== 'file') return;
       if (++files % rule.batchSize === 0) bounds.push(entry.relative);
     });
-    const ranges: KeyRange[] = [];
-    let after: string | null = null;
-    for (const upTo of bounds) {
-      ranges.push({ after, upTo });
-      after = upTo;
-    }
-    ranges.push({ after, upTo: null });
-    return ranges;
+    return boundedRanges(bounds);
   }
 
   async apply(batch: BatchSpec<FilesTarget>): Promise<BatchResult> {

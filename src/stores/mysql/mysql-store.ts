@@ -1,6 +1,7 @@
 import type { ConfigProblem } from '../../errors.js';
 import { redactUrl } from '../../redact.js';
-import { boundedRanges, denseKeyRanges } from '../postgres/key-ranges.js';
+import { denseKeyRanges } from '../postgres/key-ranges.js';
+import { boundedRanges } from '../bounded-ranges.js';
 import type { Selection, SelectionParts } from '../selection.js';
 import { heldSelection, sqlSelection, subjectColumn, subjectValues, SUBJECT_PAGE_SIZE } from '../sql/subject-selection.js';
 import { shownTable, type TableName } from '../sql/sql-target.js';

@@ -15,7 +15,8 @@ import { ping, withTransaction, type Database } from './connect.js';
 import type { Statement } from './sql.js';
 import type { SqlClient } from '../../state/sql-client.js';
 import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
-import { boundedRanges, denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
+import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
+import { boundedRanges } from '../bounded-ranges.js';
 import { inspectRuleValues, resolvedSchema } from './inspect-rule-values.js';
 import {
   batchKeysStatement,

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { AnchorRange } from '../../policy/expiry.js';
-import type { Unjudged } from '../store.js';
 import { PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS } from '../anchor-text.js';
 import { addUnjudged, emptyTally, IMPLAUSIBLE, NOT_A_ZSET, PageWalkShape, type PageTally } from './redis-shape.js';
 import { runScript, script } from './run-script.js';
