@@ -68,7 +68,9 @@ export function registerRequests(program: Command): void {
     .requiredOption('--reason <text>', 'why it needs more time (recorded and audited)')
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
     .option('--json', 'print the request as JSON')
-    .action(async (id: string, options: ChangeOptions) => {
+    .action(async (id: string, _options: ChangeOptions, command: Command) => {
+      // The parent command takes --config too: read it from wherever it was given.
+      const options = command.optsWithGlobals<ChangeOptions>();
       await withStateOnly(options, async (runtime) => {
         const request = await extendRequestDeadline(runtime, id, options.reason ?? '', adminActor(options.actor));
         if (options.json) console.log(JSON.stringify(await requestJson(runtime, request, new Date())));
@@ -82,7 +84,8 @@ export function registerRequests(program: Command): void {
     .description('record that the person was told their request was received (the acknowledgement deadline)')
     .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
-    .action(async (id: string, options: ChangeOptions) => {
+    .action(async (id: string, _options: ChangeOptions, command: Command) => {
+      const options = command.optsWithGlobals<ChangeOptions>();
       await withStateOnly(options, async (runtime) => {
         const { state } = runtime;
         const done = await withTransaction(state.db, async (tx) => {
@@ -101,7 +104,8 @@ export function registerRequests(program: Command): void {
     .description('delete the records of completed requests older than requests.keep (the worker does this too); the ledger keeps digests')
     .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
-    .action(async (options: ChangeOptions) => {
+    .action(async (_options: ChangeOptions, command: Command) => {
+      const options = command.optsWithGlobals<ChangeOptions>();
       await withStateOnly(options, async (runtime) => {
         const removed = await expireRequests(runtime, adminActor(options.actor));
         console.log(removed.length === 0 ? 'no request record has reached requests.keep' : `removed ${removed.length} request record(s): ${removed.join(', ')}`);
