@@ -3,6 +3,7 @@ import type { PeopleAuditEntry } from '../audit/audit-entry.js';
 import { describeHold, holdsForRule, type HoldsForRule } from '../people/holds-in-force.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { allowIdleWhileOtherStoreChanges } from '../state/holds.js';
 import type { SqlClient } from '../state/sql-client.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import { exceptHeld, ofSubject } from '../stores/selection.js';
@@ -96,6 +97,7 @@ export async function applyToSubject(runtime: Runtime, work: SubjectWork): Promi
       await withTransaction(state.db, async (tx) => {
         const holds = await guard(tx);
         if (!holds) return;
+        await allowIdleWhileOtherStoreChanges(tx);
         await record(tx, await store.apply({ ...spec, selection: exceptHeld(selection, holds.held) }));
       });
     }

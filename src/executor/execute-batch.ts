@@ -10,7 +10,7 @@ import { exceptHeld, expired } from '../stores/selection.js';
 import type { BatchGuard, BatchResult, BatchSpec } from '../stores/store.js';
 import { endSweep, supersedeIfOutdated } from './end-sweep.js';
 import { describeHold, holdsForRule } from '../people/holds-in-force.js';
-import type { HoldRecord } from '../state/holds.js';
+import { allowIdleWhileOtherStoreChanges, type HoldRecord } from '../state/holds.js';
 
 export interface BatchOutcome {
   rows: number;
@@ -138,6 +138,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     if (lock !== 'run') return null;
     const holds = await guard(client);
     if (!holds) return null;
+    await allowIdleWhileOtherStoreChanges(client);
     const changed = await store.apply({ ...spec, selection: exceptHeld(spec.selection, holds.held) });
     await record(client, changed, true);
     return changed;

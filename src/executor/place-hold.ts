@@ -7,7 +7,7 @@ import { subjectDigest } from '../people/subject-digest.js';
 import type { Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { insertHold, lockHoldsExclusive, type HoldRecord } from '../state/holds.js';
+import { allowIdleWhileOtherStoreChanges, insertHold, lockHoldsExclusive, type HoldRecord } from '../state/holds.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 
 /** How long `addHold` waits by default for the batches under way to commit. */
@@ -82,6 +82,8 @@ export async function addHold(runtime: Runtime, request: HoldRequest): Promise<P
     // The pool's short lock timeout suits batches (they are retried); a person placing a
     // hold waits for the batches under way instead, up to `timeoutMs`.
     await client.query("SELECT set_config('lock_timeout', $1, true)", [`${timeoutMs}ms`]);
+    // TTLs are lifted from Redis inside this transaction (liftExpiry).
+    await allowIdleWhileOtherStoreChanges(client);
     try {
       await lockHoldsExclusive(client, state);
     } catch (error) {

@@ -65,6 +65,18 @@ export async function lockHoldsShared(tx: SqlClient, state: StateDb): Promise<vo
   await tx.query('SELECT pg_advisory_xact_lock_shared(hashtext($1))', [lockName(state)]);
 }
 
+/**
+ * For a state transaction held open on purpose while another store changes (a MySQL,
+ * Redis, file or S3 change made under the holds lock): the pool's idle-in-transaction
+ * timeout, meant for transactions abandoned by a stuck client, would otherwise end it
+ * during a long change (a Redis sweep walks a whole key space in one batch), after the
+ * change and before its checkpoint and audit entry. Only for this transaction; a worker
+ * that dies closes its connection, which ends it anyway.
+ */
+export async function allowIdleWhileOtherStoreChanges(tx: SqlClient): Promise<void> {
+  await tx.query("SELECT set_config('idle_in_transaction_session_timeout', '0', true)");
+}
+
 /** See `lockHoldsShared`: taken by `hold add` until its hold commits. */
 export async function lockHoldsExclusive(tx: SqlClient, state: StateDb): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName(state)]);
