@@ -67,7 +67,7 @@ export async function eraseRule(runtime: Runtime, request: RequestRecord, subjec
     }
   }
   const left = await store.count(rule, selection, runtime.contextFor(rule));
-  throw new ItemsLeftError(`${left} item(s) of the subject are still in ${store.describe(rule)} (rule ${rule.id}) after ${MAX_PASSES} passes: they changed while being erased, or the store refused them`);
+  throw new ItemsLeftError(`${left} item(s) of the subject are still in ${store.describe(rule)} (rule ${rule.id}) after ${MAX_PASSES} passes: they changed while being erased, a hold on a value the store takes for the same one (another case, trailing spaces) keeps them, or the store refused them`);
 }
 
 /** Items were still found after erasing: the request is not complete, and says why. */

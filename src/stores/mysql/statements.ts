@@ -129,7 +129,7 @@ export function heldCountStatement(
   keyRange: KeyRange,
   context: AnonymizeContext,
 ): Fragment {
-  const where = join([keyPredicate(rule, table, keyRange), rulePredicate(rule, table, held, context), subjectIn(rule, table, heldValues)], ' AND ');
+  const where = join([keyPredicate(rule, table, keyRange), rulePredicate(rule, table, held, context), heldIn(rule, table, heldValues)], ' AND ');
   return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)} WHERE ${where}`;
 }
 
@@ -267,7 +267,7 @@ function selectionPredicate(rule: MysqlRule, table: MysqlTable, selection: Selec
   const selected = selection.ranges === null ? subjectIn(rule, table, [selection.subject!]) : expiredPredicate(rule, table, selection.ranges);
   const parts = [selected, ...rule.target.where.map((f) => filterPredicate(f, table))];
   // A row whose subject is NULL is nobody's, so no hold keeps it.
-  if (selection.except.length > 0) parts.push(sql`(${ident(subjectColumn(rule))} IS NULL OR NOT ${subjectIn(rule, table, selection.except)})`);
+  if (selection.except.length > 0) parts.push(sql`(${ident(subjectColumn(rule))} IS NULL OR NOT ${heldIn(rule, table, selection.except)})`);
   return join(parts, ' AND ');
 }
 
@@ -280,6 +280,21 @@ function selectionPredicate(rule: MysqlRule, table: MysqlTable, selection: Selec
 function subjectIn(rule: MysqlRule, table: MysqlTable, values: readonly string[]): Fragment {
   const column = subjectColumn(rule);
   const each = values.map((text) => filterPredicate({ column, op: 'eq', value: { kind: 'string', text } }, table));
+  return each.length === 1 ? each[0]! : sql`(${join(each, ' OR ')})`;
+}
+
+/**
+ * The subject column holds one of the held `values` as the column's own collation compares
+ * text: under a case-insensitive, PAD SPACE collation a hold on "ann" also keeps "ANN" and
+ * "ann ", which the store itself (and the application reading it) takes for the same
+ * value. Wider than `subjectIn` on purpose: an erasure deletes only the exact id, a hold
+ * keeps everything that could be that person. Non-text columns compare as `subjectIn`.
+ */
+function heldIn(rule: MysqlRule, table: MysqlTable, values: readonly string[]): Fragment {
+  const column = columnOf(table, subjectColumn(rule));
+  if (!isTextual(column)) return subjectIn(rule, table, values);
+  const c = ident(column.name);
+  const each = values.map((text) => sql`${c} = ${text}`);
   return each.length === 1 ? each[0]! : sql`(${join(each, ' OR ')})`;
 }
 
