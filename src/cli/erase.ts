@@ -6,6 +6,7 @@ import { enqueueErase, openQueue } from '../queue/sweep-queue.js';
 import { buildReceipt } from '../people/receipt.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { connectForWork } from './connect-for-work.js';
+import { onInterrupt } from './interrupt.js';
 import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { printReceipt } from './receipt.js';
@@ -38,6 +39,7 @@ export function registerErase(program: Command): void {
       const config = readConfig(options);
       const runtime = openRuntime(config);
       let connection: Awaited<ReturnType<typeof connectForWork>> | undefined;
+      const interrupt = onInterrupt();
       try {
         connection = await connectForWork(runtime, config.rules.filter((r) => r.subject !== null));
         const actor = adminActor(options.actor);
@@ -55,13 +57,14 @@ export function registerErase(program: Command): void {
           else console.log(`request ${request.id} opened (due ${request.dueAt.toISOString()}) and queued for the workers`);
           return;
         }
-        const { request: after, failed } = await runRequestPass(runtime, request.id, { connection, concurrency: config.worker.concurrency });
+        const { request: after, failed } = await runRequestPass(runtime, request.id, { connection, concurrency: config.worker.concurrency, signal: interrupt.signal });
         const receipt = (await buildReceipt(runtime.state, request.id))!;
         if (options.json) console.log(JSON.stringify(receipt));
         else printReceipt(receipt);
         if (failed) throw new UserError(`request ${request.id} is open but its erase job failed: ${failed}; a worker retries it`, { exitCode: 1 });
         if (after.status !== 'completed') process.exitCode = EXIT_WAITING;
       } finally {
+        interrupt.dispose();
         connection?.disconnect();
         await runtime.close();
       }

@@ -7,6 +7,7 @@ import { replaySweeps, type SweepsReplay } from '../queue/replay-sweeps.js';
 import type { RuleRunResult } from '../queue/run-sweeps.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { connectForWork } from './connect-for-work.js';
+import { onInterrupt } from './interrupt.js';
 import { formatTable } from './format-table.js';
 import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
@@ -35,17 +36,14 @@ export function registerReplay(program: Command): void {
       const dryRun = options.dryRun ?? false;
       const actor = adminActor(options.actor);
       let connection: ReturnType<typeof createRedis> | undefined;
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const interrupt = onInterrupt();
       try {
         // The ledger matches people by digest under the audit key; without it nothing matches.
         requireAuditKey(runtime.auditKey);
         connection = await connectForWork(runtime, config.rules);
         // People first: their erasure was owed before any rule's sweep.
         const erasures = await replayErasures(runtime, since, { actor, dryRun });
-        const sweeps = await replaySweeps(runtime, since, { connection, dryRun, actor, concurrency: config.worker.concurrency, signal: stop.signal });
+        const sweeps = await replaySweeps(runtime, since, { connection, dryRun, actor, concurrency: config.worker.concurrency, signal: interrupt.signal });
         const ids = [...new Set([...erasures.map((e) => e.ruleId), ...sweeps.swept.map((s) => s.rule.id), ...sweeps.onHold.map((h) => h.rule.id), ...sweeps.missing])];
         if (options.json) {
           console.log(JSON.stringify({ since: since.toISOString(), dryRun, rules: ids.map((id) => ruleJson(id, erasures, sweeps)) }));
@@ -54,8 +52,7 @@ export function registerReplay(program: Command): void {
         }
         failIfIncomplete(erasures, sweeps, config.file);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
         connection?.disconnect();
         await runtime.close();
       }

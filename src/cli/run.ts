@@ -9,6 +9,7 @@ import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
 import type { Unjudged } from '../stores/store.js';
 import { connectForWork } from './connect-for-work.js';
+import { onInterrupt } from './interrupt.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
 import { adminActor, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
@@ -44,10 +45,7 @@ export function registerRun(program: Command): void {
       const rules = selectRules(config, options.rule);
       const runtime = openRuntime(config);
       let connection: ReturnType<typeof createRedis> | undefined;
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const interrupt = onInterrupt();
       try {
         connection = await connectForWork(runtime, rules);
         const bar =
@@ -62,7 +60,7 @@ export function registerRun(program: Command): void {
             dryRun: options.dryRun ?? false,
             actor: adminActor(options.actor),
             concurrency: config.worker.concurrency,
-            signal: stop.signal,
+            signal: interrupt.signal,
             ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
             onProgress: (done, total) => {
               bar?.setTotal(Math.max(total, 1));
@@ -127,8 +125,7 @@ export function registerRun(program: Command): void {
           );
         }
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
         connection?.disconnect();
         await runtime.close();
       }
