@@ -54,11 +54,15 @@ beforeEach(async () => {
   id = randomBytes(5).toString('hex');
   dbName = `replay_${id}`;
   admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  // DROP DATABASE ... WITH (FORCE) ends the connections still open to it; an idle pooled
+  // client ended that way reports it on its pool, which must not crash the test process.
+  admin.on('error', () => undefined);
   await admin.query(`CREATE DATABASE ${dbName}`);
   const url = new URL(DATABASE_URL);
   url.pathname = `/${dbName}`;
   dbUrl = url.toString();
   db = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  db.on('error', () => undefined);
   files = tempDir();
   runtimes = [];
   outsideStates = [];
