@@ -5,7 +5,7 @@ import type { SelectionParts } from '../selection.js';
 import type { SqlRule as Rule } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
-import { rulePredicate } from './statements.js';
+import { keyPredicate, rulePredicate } from './statements.js';
 import { ident, Params, qualified, type Statement, type TableName } from './sql.js';
 
 /**
@@ -294,13 +294,6 @@ export function deleteLockedStatement(
 function lockedKeys(rule: Rule, keyRange: KeyRange, keys: readonly string[]) {
   return (params: Params) =>
     [keyPredicate(rule.target.key, keyRange, params), `${ident(rule.target.key)}::text = ANY(${params.add(keys)}::text[])`].filter(Boolean).join(' AND ');
-}
-
-function keyPredicate(key: string, range: KeyRange, params: Params): string {
-  const parts: string[] = [];
-  if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
-  if (range.upTo !== null) parts.push(`${ident(key)} <= ${params.add(range.upTo)}`);
-  return parts.join(' AND ');
 }
 
 /** Every row of each target table (once per table), for the fraction limit. */

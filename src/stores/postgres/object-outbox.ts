@@ -1,13 +1,13 @@
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import type { ConfigProblem } from '../../errors.js';
 import type { OutboxEntry } from '../owned-objects.js';
-import type { ObjectCascade } from '../sql/object-cascade.js';
+import { cascadeColumns, type ObjectCascade } from '../sql/object-cascade.js';
 import type { SqlRule as Rule } from '../sql/sql-target.js';
 import type { SelectionParts } from '../selection.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { ident, Params, qualified, type Statement } from './sql.js';
-import { rulePredicate } from './statements.js';
+import { keyPredicate, rulePredicate } from './statements.js';
 
 /**
  * The cascade outbox: how a row and the objects it owns (`cascade:`) go together without a
@@ -116,7 +116,7 @@ export function deleteQueuingObjects(
   if (!/^DELETE FROM /.test(remove.text)) throw new Error('deleteQueuingObjects wraps a DELETE statement');
   const params = new Params();
   params.values.push(...remove.values);
-  const columns = [...new Set(cascades.flatMap((c) => c.parts.flatMap((p) => ('column' in p ? [p.column] : []))))];
+  const columns = cascadeColumns(cascades);
   const objects = cascades.map((c) => `(${params.add(c.store)}::text, ${renderTemplate(c, 'gone', params)})`).join(', ');
   const ruleId = params.add(rule.id);
   const sweepId = params.add(origin?.sweepId ?? null);
@@ -149,7 +149,7 @@ export function objectCountStatement(
 ): Statement {
   const params = new Params();
   const counts = cascades.map((c, i) => `count(${renderTemplate(c, null, params)})::bigint AS ${ident(`o${i}`)}`);
-  const where = [keyRange ? keyRangePredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, selection, params, context)].filter(Boolean).join(' AND ');
+  const where = [keyRange ? keyPredicate(rule.target.key, keyRange, params) : '', rulePredicate(rule, table, selection, params, context)].filter(Boolean).join(' AND ');
   return { text: `SELECT ${counts.join(', ')} FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
@@ -158,13 +158,6 @@ export function objectCountsByStore(cascades: readonly ObjectCascade[], row: Rec
   const counts: Record<string, number> = {};
   cascades.forEach((c, i) => (counts[c.store] = (counts[c.store] ?? 0) + Number(row[`o${i}`])));
   return counts;
-}
-
-function keyRangePredicate(key: string, range: KeyRange, params: Params): string {
-  const parts: string[] = [];
-  if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
-  if (range.upTo !== null) parts.push(`${ident(key)} <= ${params.add(range.upTo)}`);
-  return parts.join(' AND ');
 }
 
 /**

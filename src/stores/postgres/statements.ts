@@ -241,7 +241,8 @@ export function subjectIndexStatement(rule: Rule): Statement {
   };
 }
 
-function keyPredicate(key: string, range: KeyRange, params: Params): string {
+/** The key within `range` (`after` exclusive, `upTo` inclusive); empty for an open range. */
+export function keyPredicate(key: string, range: KeyRange, params: Params): string {
   const parts: string[] = [];
   if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
   if (range.upTo !== null) parts.push(`${ident(key)} <= ${params.add(range.upTo)}`);
