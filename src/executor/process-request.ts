@@ -63,8 +63,9 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
   if (!request.subjectSealed) throw new Error(`request ${requestId} is not complete but holds no sealed subject: it cannot be resumed`);
   const subject = unsealSubject(state.auditKey, request.subjectSealed);
 
-  const rules = await syncRequestRules(runtime, request);
-  const lines = new Map((await readRequestRules(state.db.pool, state, requestId)).map((l) => [l.ruleId, l]));
+  const recorded = await readRequestRules(state.db.pool, state, requestId);
+  const rules = await syncRequestRules(runtime, request, recorded);
+  const lines = new Map(recorded.map((l) => [l.ruleId, l]));
   const reasons: string[] = [];
   const failedStores = new Set<string>();
   const queued = new Set<string>();
@@ -84,7 +85,7 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
         queued.add(rule.store);
       }
     } catch (error) {
-      const reason = `rule ${rule.id} (store ${rule.store}): ${(error as Error).message}`;
+      const reason = `rule ${rule.id} (store ${rule.store}): ${withoutSubject(error, subject)}`;
       reasons.push(reason);
       failedStores.add(rule.store);
       await withTransaction(state.db, (tx) => setRequestRuleStatus(tx, state, requestId, rule.id, 'waiting', reason)).catch(() => undefined);
@@ -95,7 +96,7 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
     try {
       await drainCascades(runtime, name);
     } catch (error) {
-      reasons.push(`objects of deleted rows in store ${name}: ${(error as Error).message}`);
+      reasons.push(`objects of deleted rows in store ${name}: ${withoutSubject(error, subject)}`);
     }
   }
   if (reasons.length === 0) reasons.push(...(await verify(runtime, rules, subject, queued)));
@@ -117,6 +118,16 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
     return done;
   });
   return { status: 'completed', request: completed ?? (await readRequest(state.db.pool, state, requestId))! };
+}
+
+/**
+ * A store's error message with the raw subject taken out: errors quote what they failed
+ * on (a files store's path built from `{subject}`: "EACCES ... unlink '/data/alice/...'",
+ * a Redis key), and the reason goes to the request's record and to the audit log
+ * (`request-waiting`), which must only ever name the person by digest.
+ */
+function withoutSubject(error: unknown, subject: string): string {
+  return String((error as Error)?.message ?? error).replaceAll(subject, '[subject]');
 }
 
 /**

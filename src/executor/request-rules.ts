@@ -1,7 +1,7 @@
 import { erasureOrder } from '../people/erasure-order.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { upsertRequestRule, type NewRequestRule, type RequestRecord } from '../state/requests.js';
+import { upsertRequestRule, type NewRequestRule, type RequestRecord, type RequestRuleRecord } from '../state/requests.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 
 /**
@@ -38,17 +38,20 @@ export function requestRuleLine(runtime: Runtime, rule: Rule, position: number):
 
 /**
  * The request's rules as the config has them now: lines added for rules that declare a
- * subject since it opened; returns the rules in erasure order. A line whose rule left the
+ * subject since it opened, and moved where the erasure order changed (`lines`: the
+ * request's lines as read); returns the rules in erasure order. A line whose rule left the
  * config stays as it was (the receipt shows what was done while it was there).
  */
-export async function syncRequestRules(runtime: Runtime, request: RequestRecord): Promise<Rule[]> {
+export async function syncRequestRules(runtime: Runtime, request: RequestRecord, lines: readonly RequestRuleRecord[]): Promise<Rule[]> {
   const rules = await erasureRules(runtime);
   const { state } = runtime;
-  await withTransaction(state.db, async (tx) => {
-    for (const [position, rule] of rules.entries()) {
-      const line = requestRuleLine(runtime, rule, position);
-      await upsertRequestRule(tx, state, request.id, line);
-    }
-  });
+  const changed = rules
+    .map((rule, position) => requestRuleLine(runtime, rule, position))
+    .filter((line) => lines.find((l) => l.ruleId === line.ruleId)?.position !== line.position);
+  if (changed.length > 0) {
+    await withTransaction(state.db, async (tx) => {
+      for (const line of changed) await upsertRequestRule(tx, state, request.id, line);
+    });
+  }
   return rules;
 }
