@@ -1,6 +1,5 @@
 import { appendAudit } from '../audit/append-audit.js';
-import { describeHold } from '../people/holds-in-force.js';
-import { ruleHoldOf } from '../people/rule-hold.js';
+import { describeHold, stoppingHold } from '../people/holds-in-force.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activeHolds, lockHoldsShared } from '../state/holds.js';
@@ -25,7 +24,7 @@ export interface RuleHeld {
 export async function sweepOnHold(runtime: Runtime, client: SqlClient, rule: Rule, actor: string): Promise<RuleHeld | null> {
   const { state, config } = runtime;
   await lockHoldsShared(client, state);
-  const ruleHold = ruleHoldOf(await activeHolds(client, state), rule.id);
+  const ruleHold = stoppingHold(await activeHolds(client, state), rule, config.rules);
   if (!ruleHold) return null;
   const until = ruleHold.until?.toISOString() ?? null;
   await appendAudit(client, state, {

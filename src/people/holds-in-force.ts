@@ -2,6 +2,7 @@ import type { Rule } from '../policy/rule.js';
 import { activeHolds, lockHoldsShared, type HoldRecord } from '../state/holds.js';
 import type { SqlClient } from '../state/sql-client.js';
 import type { StateDb } from '../state/state-db.js';
+import { ruleHoldOf } from './rule-hold.js';
 import { unsealSubject } from './seal-subject.js';
 
 /** What the holds in force mean for one rule's change. */
@@ -18,13 +19,13 @@ export interface HoldsForRule {
  * Reads the holds in force inside the caller's state transaction, after taking the holds
  * lock shared (`lockHoldsShared`): the caller changes its store before committing, so a
  * hold committed before this read is respected, and one being added waits for the commit.
- * A rule without a `subject` cannot tell whose its items are: subject holds do not reach
- * it (only a hold on the rule does).
+ * A rule without a `subject` cannot tell whose its items are: a subject hold stops it
+ * altogether when its deletes reach further (see `holdReach`), and does not reach it else.
  */
 export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule, rules: readonly Rule[] = [rule]): Promise<HoldsForRule> {
   await lockHoldsShared(tx, state);
   const holds = await activeHolds(tx, state);
-  const ruleHold = holds.find((h) => holdReach(h, rule, rules) === 'rule') ?? null;
+  const ruleHold = stoppingHold(holds, rule, rules);
   const subjectHolds = holds.filter((h) => holdReach(h, rule, rules) === 'subject');
   const held = [...new Set(subjectHolds.map((h) => unsealSubject(state.auditKey, h.subjectSealed!)))];
   return { ruleHold, held, heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
@@ -38,8 +39,27 @@ export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule, ru
  */
 export function holdReach(hold: Pick<HoldRecord, 'subjectDigest' | 'ruleId'>, rule: Rule, rules: readonly Rule[]): 'rule' | 'subject' | null {
   if (hold.subjectDigest === null) return hold.ruleId === rule.id ? 'rule' : null;
-  if (rule.subject === null) return null;
-  return hold.ruleId === null || hold.ruleId === rule.id || reaches(rule, hold.ruleId, rules) ? 'subject' : null;
+  if (!(hold.ruleId === null || hold.ruleId === rule.id || reaches(rule, hold.ruleId, rules))) return null;
+  if (rule.subject !== null) return 'subject';
+  // No subject, so no held row can be told apart; if its deletes reach other tables
+  // (`cascades: allow`) or files (`cascade:`), they could take the held person's with them.
+  return deletesReachFurther(rule) ? 'rule' : null;
+}
+
+/**
+ * The hold that stops the whole rule now: a hold on the rule, or a subject hold the rule
+ * cannot keep apart (`holdReach` says `rule`); null when none. Sweeps, batches and erasure
+ * steps all ask this, so no path stops where another would go on.
+ */
+export function stoppingHold(holds: readonly HoldRecord[], rule: Rule, rules: readonly Rule[]): HoldRecord | null {
+  return ruleHoldOf(holds, rule.id) ?? holds.find((h) => holdReach(h, rule, rules) === 'rule') ?? null;
+}
+
+/** A delete rule whose deletes may change other tables (foreign keys it allows) or files it owns. */
+function deletesReachFurther(rule: Rule): boolean {
+  if (rule.action !== 'delete') return false;
+  const target = (rule.target ?? {}) as { cascades?: string; cascade?: readonly unknown[] };
+  return target.cascades === 'allow' || (target.cascade?.length ?? 0) > 0;
 }
 
 /**
@@ -59,5 +79,6 @@ function reaches(rule: Rule, heldRuleId: string, rules: readonly Rule[]): boolea
 
 /** "hold 12 (litigation: case 2026-17)": how a report names the hold that stopped something. */
 export function describeHold(hold: HoldRecord): string {
-  return `hold ${hold.id} (${hold.reason}${hold.until ? `, until ${hold.until.toISOString()}` : ''})`;
+  const on = hold.subjectDigest === null ? '' : ` on subject ${hold.subjectDigest.slice(0, 12)}, whose rows this rule's deletes could reach`;
+  return `hold ${hold.id}${on} (${hold.reason}${hold.until ? `, until ${hold.until.toISOString()}` : ''})`;
 }
