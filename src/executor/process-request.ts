@@ -99,7 +99,11 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
       reasons.push(`objects of deleted rows in store ${name}: ${withoutSubject(error, subject)}`);
     }
   }
-  if (reasons.length === 0) reasons.push(...(await verify(runtime, rules, subject, queued)));
+  if (reasons.length === 0) {
+    // A store that goes down during verification leaves the request waiting, like one
+    // down during the erasure, rather than failing the job with the error as its reason.
+    reasons.push(...(await verify(runtime, rules, subject, queued).catch((error: unknown) => [`verification: ${withoutSubject(error, subject)}`])));
+  }
   if (reasons.length > 0) return wait(runtime, request, reasons.join('; '), actor);
 
   const completed = await withTransaction(state.db, async (tx) => {
