@@ -7,7 +7,7 @@ import { verifyAudit, type VerifyResult } from '../audit/verify-audit.js';
 import { UserError } from '../errors.js';
 import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
 import { formatTable } from './format-table.js';
-import { readConfig, type ConfigOption } from './load-runtime.js';
+import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
 interface ListOptions extends ConfigOption {
   rule?: string;
@@ -29,7 +29,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('verify')
     .description('walk the keyed hash chain (needs $RETENTION_AUDIT_KEY); exit 0 when intact, 1 naming the first broken entry')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--against <file>', 'also prove nothing was cut or rewritten up to each checkpoint in this file (from `audit checkpoint --out`)')
     .action(async (options: VerifyOptions) => {
       const config = readConfig(options);
@@ -51,7 +51,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('checkpoint')
     .description('verify the log, then sign its head (seq, hash, time) for a store outside the database; needs $RETENTION_AUDIT_KEY')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--out <file>', 'append the signed line to this file (verified against it first); default: print it')
     .action(async (options: CheckpointOptions) => {
       const config = readConfig(options);
@@ -74,7 +74,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('list')
     .description('the most recent audit entries, oldest first')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--rule <id>', 'only entries of this rule')
     .option('--limit <n>', 'how many entries (default 50)')
     .option('--json', 'print JSON, one array of entries')

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLiveReport } from './inspect-config.js';
-import { readConfig, type ConfigOption } from './load-runtime.js';
+import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
 export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate the config and check every rule against the live databases and Redis; changes nothing')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .action(async (options: ConfigOption) => {
       const config = readConfig(options);
       const runtime = openRuntime(config);

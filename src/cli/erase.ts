@@ -7,7 +7,7 @@ import { buildReceipt } from '../people/receipt.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { connectForWork } from './connect-for-work.js';
 import { onInterrupt } from './interrupt.js';
-import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { printReceipt } from './receipt.js';
 
@@ -27,7 +27,7 @@ export function registerErase(program: Command): void {
   program
     .command('erase')
     .description('open an erasure request for one person and carry it out in every rule that declares a subject')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .requiredOption('--subject <id>', 'the person\'s id exactly as the stores hold it (never recorded in clear)')
     .option('--received <iso>', 'when the request was received (the deadline counts from it; default now)')
     .option('--reason <text>', 'kept with the request record (which expires), not in the audit log')
@@ -35,8 +35,9 @@ export function registerErase(program: Command): void {
     .option('--no-wait', 'only open and queue it; a running worker carries it out')
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
     .action(async (options: EraseOptions) => {
-      const receivedAt = options.received === undefined ? undefined : parseInstant(options.received, '--received');
       const config = readConfig(options);
+      // A date alone is the start of that day where the deadlines are counted.
+      const receivedAt = options.received === undefined ? undefined : parseInstant(options.received, '--received', config.timezone);
       const runtime = openRuntime(config);
       let connection: Awaited<ReturnType<typeof connectForWork>> | undefined;
       const interrupt = onInterrupt();
@@ -62,7 +63,10 @@ export function registerErase(program: Command): void {
         if (options.json) console.log(JSON.stringify(receipt));
         else printReceipt(receipt);
         if (failed) throw new UserError(`request ${request.id} is open but its erase job failed: ${failed}; a worker retries it`, { exitCode: 1 });
-        if (after.status !== 'completed') process.exitCode = EXIT_WAITING;
+        // Thrown, not set on process.exitCode: the bin sets the exit code from what main returns.
+        if (after.status !== 'completed') {
+          throw new UserError(`request ${request.id} is ${after.status}${after.waitingReason ? ` (${after.waitingReason})` : ''}; a running worker resumes it`, { exitCode: EXIT_WAITING });
+        }
       } finally {
         interrupt.dispose();
         connection?.disconnect();

@@ -6,7 +6,7 @@ import { releaseHold } from '../executor/release-hold.js';
 import { listHolds, type HoldRecord } from '../state/holds.js';
 import { STATEMENT_TIMEOUT_MS } from '../stores/postgres/connect.js';
 import { formatTable } from './format-table.js';
-import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { withStateOnly } from './with-state.js';
 
@@ -34,8 +34,6 @@ interface ListOptions extends ConfigOption {
 
 /** How much of a subject's digest the table shows: enough to tell holds apart, and to match `audit list`. */
 const SHORT_DIGEST = 12;
-
-const CONFIG_OPTION = ['-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)'] as const;
 
 export function registerHold(program: Command): void {
   const hold = program
@@ -68,7 +66,7 @@ export function registerHold(program: Command): void {
       };
       // Every mistake is named before the state database is touched.
       const { rule } = checkHoldRequest(config, request);
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(config, async (runtime) => {
         const placed = await addHold(runtime, request);
         // TTLs an `action: expire` sweep had set on what the hold keeps, lifted before it committed.
         const lifted = placed.ttlsLifted === undefined ? {} : { ttlsLifted: placed.ttlsLifted };
@@ -99,7 +97,7 @@ export function registerHold(program: Command): void {
       if (id !== undefined && options.subject !== undefined) throw new UserError('give a hold id or --subject ID, not both');
       if (id === undefined && options.subject === undefined) throw new UserError('say which hold to release: its id (see retention hold list) or --subject ID');
       requireAuditKey(auditKeyFrom(process.env));
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const actor = adminActor(options.actor);
         const released = await releaseHold(runtime, id !== undefined ? { id } : { subject: options.subject! }, options.reason ?? null, actor);
         if (options.json) {
@@ -118,7 +116,7 @@ export function registerHold(program: Command): void {
     .option('--json', 'print JSON, one array of holds')
     .action(async (_own: ListOptions, command: Command) => {
       const options = command.optsWithGlobals<ListOptions>();
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const holds = await listHolds(runtime.state.db.pool, runtime.state, { all: options.all ?? false });
         if (options.json) {
           console.log(JSON.stringify(holds.map(holdJson)));

@@ -9,6 +9,9 @@ export interface ConfigOption {
   config?: string;
 }
 
+/** `--config`, which every command takes: `.option(...CONFIG_OPTION)`. */
+export const CONFIG_OPTION = ['-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)'] as const;
+
 export function readConfig(options: ConfigOption): Config {
   return loadConfig(resolveConfigPath(options.config), process.env, STORE_KINDS);
 }

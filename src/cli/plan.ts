@@ -13,15 +13,14 @@ import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
 import { exceptHeld, expired } from '../stores/selection.js';
 import { auditKeyProblem } from '../audit/audit-key.js';
-import { describeHold, holdsForRule } from '../people/holds-in-force.js';
-import { ruleHoldOf } from '../people/rule-hold.js';
+import { describeHold, holdsForRule, stoppingHold } from '../people/holds-in-force.js';
 import { activeHolds, type HoldRecord } from '../state/holds.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import type { Unjudged } from '../stores/store.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
 import { configProblemsError, inspectLive } from './inspect-config.js';
-import { readConfig, selectRules, type ConfigOption } from './load-runtime.js';
+import { CONFIG_OPTION, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
 
 interface PlanOptions extends ConfigOption {
   rule?: string;
@@ -59,7 +58,7 @@ export function registerPlan(program: Command): void {
   program
     .command('plan')
     .description('preview: how many rows each rule would delete or anonymize now (or at --now); changes nothing')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--rule <id>', 'only this rule')
     .option('--now <iso>', 'judge expiry at this instant instead of the state database clock, e.g. 2027-01-01T00:00:00Z')
     .option('--diff <old.yaml>', 'compare with an older config: rows each rule would newly affect, and no longer affect')
@@ -180,7 +179,7 @@ async function holdsNow(runtime: Runtime, rule: Rule): Promise<{ ruleHold: HoldR
   const { state } = runtime;
   if (auditKeyProblem(state.auditKey) !== null) {
     const holds = await activeHolds(state.db.pool, state);
-    return { ruleHold: ruleHoldOf(holds, rule.id), held: rule.subject !== null && holds.some((h) => h.subjectDigest !== null) ? null : [] };
+    return { ruleHold: stoppingHold(holds, rule, runtime.config.rules), held: rule.subject !== null && holds.some((h) => h.subjectDigest !== null) ? null : [] };
   }
   try {
     return await withTransaction(state.db, (client) => holdsForRule(client, state, rule, runtime.config.rules));

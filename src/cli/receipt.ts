@@ -5,7 +5,7 @@ import { buildReceipt, type Receipt } from '../people/receipt.js';
 import { subjectDigest } from '../people/subject-digest.js';
 import { formatTable } from './format-table.js';
 import { withStateOnly } from './with-state.js';
-import type { ConfigOption } from './load-runtime.js';
+import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
 interface ReceiptOptions extends ConfigOption {
   json?: boolean;
@@ -17,11 +17,11 @@ export function registerReceipt(program: Command): void {
     .command('receipt')
     .argument('<request>', 'the request id (req-...)')
     .description('print the receipt of an erasure request: what was removed where, when, by whom, and the audit entries proving it')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--subject <id>', 'check that the receipt is about this person (recomputes the keyed digest)')
     .option('--json', 'print the receipt as JSON')
     .action(async (id: string, options: ReceiptOptions) => {
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const receipt = await buildReceipt(runtime.state, id);
         if (!receipt) throw new UserError(`no request ${JSON.stringify(id)} in ${runtime.state.schema} (a request's record is removed when it reaches requests.keep; the ledger keeps only a digest)`);
         if (options.subject !== undefined) {

@@ -9,7 +9,7 @@ import { openRuntime } from '../runtime/runtime.js';
 import { connectForWork } from './connect-for-work.js';
 import { onInterrupt } from './interrupt.js';
 import { formatTable } from './format-table.js';
-import { adminActor, readConfig, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 import { parseInstant } from './parse-instant.js';
 import { EXIT_BLOCKED } from './run.js';
 
@@ -24,7 +24,7 @@ export function registerReplay(program: Command): void {
   program
     .command('replay')
     .description('after restoring a backup: erase again the people erased since it was taken, and sweep again the rules swept since')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .requiredOption('--since <iso>', 'when the restored backup was taken (its snapshot\'s start; earlier is safe, later is not)')
     .option('--dry-run', 'count what would be erased and swept again, change nothing (sweeps are audited as dry runs)')
     .option('--json', 'print JSON: {"since", "dryRun", "rules": [{"id", "erasure", "sweep"}]}')

@@ -8,7 +8,7 @@ import { acknowledgeRequest, listRequests, readRequestRules, type RequestRecord 
 import { withTransaction } from '../stores/postgres/connect.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { formatTable } from './format-table.js';
-import { adminActor, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 import { withStateOnly } from './with-state.js';
 
 interface ListOptions extends ConfigOption {
@@ -27,12 +27,12 @@ export function registerRequests(program: Command): void {
   const requests = program
     .command('requests')
     .description('list erasure requests with their deadlines and days left; `requests extend ID` extends one once')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--open', 'only requests not yet complete')
     .option('--overdue', 'only requests not complete and past their deadline')
     .option('--json', 'print JSON, one array of requests')
     .action(async (options: ListOptions) => {
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const { rows } = await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now');
         const now = rows[0]!.now;
         const list = await listRequests(runtime.state.db.pool, runtime.state, { ...(options.open ? { open: true } : {}), ...(options.overdue ? { overdue: true } : {}) });
@@ -64,14 +64,14 @@ export function registerRequests(program: Command): void {
     .command('extend')
     .argument('<request>', 'the request id')
     .description('extend a request\'s deadline by requests.extension; once only, audited')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .requiredOption('--reason <text>', 'why it needs more time (recorded and audited)')
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
     .option('--json', 'print the request as JSON')
     .action(async (id: string, _options: ChangeOptions, command: Command) => {
       // The parent command takes --config too: read it from wherever it was given.
       const options = command.optsWithGlobals<ChangeOptions>();
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const request = await extendRequestDeadline(runtime, id, options.reason ?? '', adminActor(options.actor));
         if (options.json) console.log(JSON.stringify(await requestJson(runtime, request, new Date())));
         else console.log(`request ${id} extended: due ${request.dueAt.toISOString()} (was ${request.originalDueAt.toISOString()})`);
@@ -82,11 +82,11 @@ export function registerRequests(program: Command): void {
     .command('acknowledge')
     .argument('<request>', 'the request id')
     .description('record that the person was told their request was received (the acknowledgement deadline)')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
     .action(async (id: string, _options: ChangeOptions, command: Command) => {
       const options = command.optsWithGlobals<ChangeOptions>();
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const { state } = runtime;
         const done = await withTransaction(state.db, async (tx) => {
           const request = await acknowledgeRequest(tx, state, id);
@@ -102,11 +102,11 @@ export function registerRequests(program: Command): void {
   requests
     .command('expire')
     .description('delete the records of completed requests older than requests.keep (the worker does this too); the ledger keeps digests')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--actor <name>', 'who to record (default: admin:<OS user>)')
     .action(async (_options: ChangeOptions, command: Command) => {
       const options = command.optsWithGlobals<ChangeOptions>();
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const removed = await expireRequests(runtime, adminActor(options.actor));
         console.log(removed.length === 0 ? 'no request record has reached requests.keep' : `removed ${removed.length} request record(s): ${removed.join(', ')}`);
       });

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { createRedis } from '../queue/redis-connection.js';
 import { runSweeps, type RuleOnHold, type RuleRunResult } from '../queue/run-sweeps.js';
-import { describeHold } from '../people/holds-in-force.js';
-import { ruleHoldOf } from '../people/rule-hold.js';
+import { describeHold, stoppingHold } from '../people/holds-in-force.js';
 import { activeHolds } from '../state/holds.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
@@ -12,7 +11,7 @@ import { connectForWork } from './connect-for-work.js';
 import { onInterrupt } from './interrupt.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
-import { adminActor, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, selectRules, type ConfigOption } from './load-runtime.js';
 
 interface RunOptions extends ConfigOption {
   rule?: string;
@@ -30,7 +29,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('sweep now: queue the sweeps on the workers\' queue and work it until they finish')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--rule <id>', 'sweep this rule')
     .option('--all', 'sweep every rule')
     .option('--dry-run', 'count what each batch would change, change nothing (still audited, as a dry run)')
@@ -185,7 +184,7 @@ async function stoppedByRuleHold(runtime: Runtime, results: readonly RuleRunResu
   const holds = await activeHolds(runtime.state.db.pool, runtime.state);
   return new Map(
     cancelled.flatMap((r) => {
-      const hold = ruleHoldOf(holds, r.rule.id);
+      const hold = stoppingHold(holds, r.rule, runtime.config.rules);
       return hold ? [[r, describeHold(hold)] as const] : [];
     }),
   );

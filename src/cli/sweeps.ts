@@ -4,7 +4,7 @@ import { endSweep } from '../executor/end-sweep.js';
 import { findSweep, listSweeps, SWEEP_STATUSES, type SweepRecord, type SweepStatus } from '../state/sweeps.js';
 import { formatTable } from './format-table.js';
 import { withStateOnly } from './with-state.js';
-import { adminActor, type ConfigOption } from './load-runtime.js';
+import { adminActor, CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
 interface ListOptions extends ConfigOption {
   rule?: string;
@@ -24,7 +24,7 @@ export function registerSweeps(program: Command): void {
   const sweeps = program
     .command('sweeps')
     .description('list sweeps recorded in the state database (most recent last); `sweeps cancel ID` ends a running one')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--rule <id>', 'only sweeps of this rule')
     .option('--status <status>', `only sweeps in this status (${SWEEP_STATUSES.join(', ')})`)
     .option('--limit <n>', `how many of the most recent (default ${DEFAULT_LIMIT})`)
@@ -36,7 +36,7 @@ export function registerSweeps(program: Command): void {
       }
       const limit = options.limit === undefined ? DEFAULT_LIMIT : Number(options.limit);
       if (!Number.isSafeInteger(limit) || limit < 1) throw new UserError(`--limit: ${JSON.stringify(options.limit)} is not a positive whole number`);
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const records = await listSweeps(runtime.state, {
           ...(options.rule === undefined ? {} : { ruleId: options.rule }),
           ...(status === undefined ? {} : { status: status as SweepStatus }),
@@ -70,7 +70,7 @@ export function registerSweeps(program: Command): void {
   sweeps
     .command('cancel <id>')
     .description('end a running sweep as cancelled (audited); its queued batches then do nothing, and the next trigger plans a fresh sweep')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--reason <text>', 'why (required; recorded in the audit log)')
     .option('--actor <name>', 'who to record in the audit log (default: admin:<OS user>)')
     .action(async (id: string, _own: CancelOptions, command: Command) => {
@@ -78,7 +78,7 @@ export function registerSweeps(program: Command): void {
       const options = command.optsWithGlobals<CancelOptions>();
       const reason = options.reason?.trim();
       if (!reason) throw new UserError('say why with --reason TEXT: it is recorded in the audit log');
-      await withStateOnly(options, async (runtime) => {
+      await withStateOnly(readConfig(options), async (runtime) => {
         const sweep = await findSweep(runtime.state, id);
         if (!sweep) throw new UserError(`no sweep ${JSON.stringify(id)} in ${runtime.state.schema} (list them with: retention sweeps)`);
         if (sweep.status !== 'running') throw new UserError(`sweep ${id} of rule ${sweep.ruleId} is ${sweep.status}, not running: nothing to cancel`);

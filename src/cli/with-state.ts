@@ -1,15 +1,15 @@
+import type { Config } from '../policy/config.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { migrate } from '../state/state-db.js';
 import { ping } from '../stores/postgres/connect.js';
-import { readConfig, type ConfigOption } from './load-runtime.js';
 
 /**
  * Runs `work` against the state database only: stores are not pinged, so a store being
  * down does not stop an admin. For commands that
  * read or change records (sweeps, requests, receipts, holds), not data.
  */
-export async function withStateOnly(options: ConfigOption, work: (runtime: Runtime) => Promise<void>): Promise<void> {
-  const runtime = openRuntime(readConfig(options));
+export async function withStateOnly(config: Config, work: (runtime: Runtime) => Promise<void>): Promise<void> {
+  const runtime = openRuntime(config);
   try {
     await ping(runtime.state.db);
     await migrate(runtime.state);

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { describeOrigin } from '../policy/config.js';
-import { createRedis, probeRedis } from '../queue/redis-connection.js';
 import { startWorker } from '../queue/start-worker.js';
 import { openQueue } from '../queue/sweep-queue.js';
 import { syncSchedulers } from '../queue/sync-schedulers.js';
@@ -9,9 +7,9 @@ import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
 import { enqueueOpenRequests } from '../queue/enqueue-requests.js';
 import { expireRequests } from '../executor/expire-requests.js';
 import { enqueueDueDrains } from '../queue/enqueue-drains.js';
-import { connectRuntime, openRuntime } from '../runtime/runtime.js';
-import { configProblemsError, inspectLive } from './inspect-config.js';
-import { readConfig, type ConfigOption } from './load-runtime.js';
+import { openRuntime } from '../runtime/runtime.js';
+import { connectForWork } from './connect-for-work.js';
+import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 import { redactText } from '../redact.js';
 import { UserError } from '../errors.js';
 import type { BatchOutcome } from '../executor/execute-batch.js';
@@ -30,7 +28,7 @@ export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('the background service: schedules every rule and works sweeps until SIGTERM or SIGINT')
-    .option('-c, --config <path>', 'config file (default: $RETENTION_CONFIG or config/retention.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--concurrency <n>', 'batches at once in this process (default: worker.concurrency in the config, 2)')
     .action(async (options: WorkerOptions) => {
       // Checked before anything is opened: a bad value is a usage error, not a crash.
@@ -40,18 +38,10 @@ export function registerWorker(program: Command): void {
       const runtime = openRuntime(config);
       // Refuse to start on a config that fails `check`: a worker must never sweep by a
       // rule whose table or columns are not what the rule says.
-      const problems = await inspectLive(runtime, config.rules, { redis: true }).catch(async (error) => {
+      const connection = await connectForWork(runtime, config.rules).catch(async (error) => {
         await runtime.close();
         throw error;
       });
-      if (problems.length > 0) {
-        await runtime.close();
-        throw configProblemsError(config, problems);
-      }
-      await probeRedis(config.redis, describeOrigin(config, 'redis'));
-      await connectRuntime(runtime);
-
-      const connection = createRedis(config.redis);
       connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error; reconnecting'));
       const queue = openQueue(connection, config.queuePrefix);
       const schedulers = await syncSchedulers(queue, config);

@@ -100,6 +100,29 @@ describe('requests through the command line', () => {
     expect((await cli('receipt', receipt.requestId)).code).toBe(2);
   });
 
+  it('exits 4 while a hold keeps the person, the request left waiting', async () => {
+    expect((await cli('hold', 'add', '--subject', 'u-1', '--reason', 'litigation')).code).toBe(0);
+    const waiting = await cli('erase', '--subject', 'u-1', '--json');
+    expect(waiting.code).toBe(4);
+    const receipt = JSON.parse(waiting.stdout) as { requestId: string; status: string };
+    expect(receipt.status).toBe('waiting');
+    expect(Number((await env.sql<{ n: string }>(`SELECT count(*) AS n FROM ${env.schema}.logs WHERE user_id = 'u-1'`))[0]!.n)).toBe(2);
+    expect(waiting.stderr).toContain(`request ${receipt.requestId} is waiting`);
+    const [listed] = JSON.parse((await cli('requests', '--open', '--json')).stdout) as (Listed & { waitingReason: string })[];
+    expect(listed).toMatchObject({ id: receipt.requestId, status: 'waiting' });
+  });
+
+  it('reads a --received date alone as the start of that day in the config\'s timezone', async () => {
+    file = files.write(
+      'shanghai.yaml',
+      env.configYaml([{ id: 'logs', table: 'logs', anchor: 'at', retain: 'P1Y', action: 'delete', subject: 'user_id' }], { timezone: 'Asia/Shanghai' }),
+    );
+    const opened = await cli('erase', '--subject', 'u-9', '--received', '2026-09-28', '--no-wait', '--json');
+    expect(opened.code).toBe(0);
+    const { receivedAt } = JSON.parse(opened.stdout) as { receivedAt: string };
+    expect(receivedAt).toBe('2026-09-27T16:00:00.000Z');
+  });
+
   it('refuses bad input naming the option, touching nothing', async () => {
     const noOffset = await cli('erase', '--subject', 'u-1', '--received', '2026-09-28T10:00:00');
     expect(noOffset.code).toBe(2);
