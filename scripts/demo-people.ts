@@ -36,9 +36,10 @@ export async function peopleDemo(d: PeopleDemo): Promise<void> {
   const s = d.schema;
   // The person is young data: no sweep would touch them. Only the request does.
   await d.db.query(
-    `INSERT INTO ${s}.percent_accounts (name, email, phone, created_at, last_active_at) VALUES ('Lin Wei', $1, '+86 138 0000 0000', now() - interval '2 years', now() - interval '10 days');
-     INSERT INTO ${s}.udesk_contacts (name, email, company, created_at) VALUES ('Lin Wei', $1, 'Example Ltd', now() - interval '1 year')`.replaceAll('$1', `'${ERASED}'`),
+    `INSERT INTO ${s}.percent_accounts (name, email, phone, created_at, last_active_at) VALUES ('Lin Wei', $1, '+86 138 0000 0000', now() - interval '2 years', now() - interval '10 days')`,
+    [ERASED],
   );
+  await d.db.query(`INSERT INTO ${s}.udesk_contacts (name, email, company, created_at) VALUES ('Lin Wei', $1, 'Example Ltd', now() - interval '1 year')`, [ERASED]);
   await d.mysql.query(
     `INSERT INTO ${d.conversations} (contact_email, channel, transcript, started_at) VALUES (?, 'chat', 'hello', NOW() - INTERVAL 20 DAY), (?, 'email', 'refund?', NOW() - INTERVAL 3 DAY)`,
     [ERASED, ERASED],
@@ -64,7 +65,7 @@ export async function peopleDemo(d: PeopleDemo): Promise<void> {
 
   d.heading(`retention hold add --subject ${HELD}`);
   // A contact who asked to be deleted 60 days ago (due after 30), but is under a litigation hold.
-  await d.db.query(`INSERT INTO ${s}.udesk_contacts (name, email, company, created_at, deletion_requested_at) VALUES ('Zhang Min', '${HELD}', 'Example Ltd', now() - interval '2 years', now() - interval '60 days')`);
+  await d.db.query(`INSERT INTO ${s}.udesk_contacts (name, email, company, created_at, deletion_requested_at) VALUES ('Zhang Min', $1, 'Example Ltd', now() - interval '2 years', now() - interval '60 days')`, [HELD]);
   d.say((await d.cli(['hold', 'add', '--subject', HELD, '--reason', 'litigation hold, case 2026-117'])).stdout.trim());
   const heldRun = JSON.parse((await d.cli(['run', '--rule', 'udesk-deletion-requests', '--json'])).stdout) as { rules: { id: string; held?: number }[] };
   const kept = heldRun.rules.find((r) => r.id === 'udesk-deletion-requests')?.held ?? 0;
