@@ -29,7 +29,7 @@ export function registerRequests(program: Command): void {
     .description('list erasure requests with their deadlines and days left; `requests extend ID` extends one once')
     .option(...CONFIG_OPTION)
     .option('--open', 'only requests not yet complete')
-    .option('--overdue', 'only requests not complete and past their deadline')
+    .option('--overdue', 'only requests not complete and past their deadline or their acknowledgement deadline')
     .option('--json', 'print JSON, one array of requests')
     .action(async (options: ListOptions) => {
       await withStateOnly(readConfig(options), async (runtime) => {
@@ -51,7 +51,7 @@ export function registerRequests(program: Command): void {
               r.dueAt,
               r.status === 'completed' ? '' : r.daysLeft < 0 ? `${-r.daysLeft} overdue` : r.daysLeft,
               r.extended ? 'yes' : '',
-              r.acknowledgeDueAt === null ? '' : r.acknowledgedAt ?? `due ${r.acknowledgeDueAt}`,
+              r.acknowledgeDueAt === null ? '' : (r.acknowledgedAt ?? `${r.acknowledgeOverdue ? 'OVERDUE, was ' : ''}due ${r.acknowledgeDueAt}`),
               `${r.rulesDone}/${r.rules}`,
               r.waitingReason ?? '',
             ]),
@@ -124,6 +124,7 @@ async function requestJson(runtime: Runtime, r: RequestRecord, now: Date) {
     originalDueAt: r.originalDueAt.toISOString(),
     daysLeft: daysLeft(r.dueAt, now, runtime.config.timezone),
     overdue: r.status !== 'completed' && r.dueAt.getTime() < now.getTime(),
+    acknowledgeOverdue: r.status !== 'completed' && r.acknowledgedAt === null && r.acknowledgeDueAt !== null && r.acknowledgeDueAt.getTime() < now.getTime(),
     extended: r.extendedAt !== null,
     extensionReason: r.extensionReason,
     acknowledgeDueAt: r.acknowledgeDueAt?.toISOString() ?? null,

@@ -153,7 +153,12 @@ export interface RequestFilter {
 }
 
 export async function listRequests(tx: SqlClient, state: StateDb, filter: RequestFilter = {}): Promise<RequestRecord[]> {
-  const where = filter.overdue ? `WHERE status <> 'completed' AND due_at < now()` : filter.open ? `WHERE status <> 'completed'` : '';
+  // Overdue: the answer is late, or the acknowledgement is (tracked the same way).
+  const where = filter.overdue
+    ? `WHERE status <> 'completed' AND (due_at < now() OR (acknowledged_at IS NULL AND acknowledge_due_at < now()))`
+    : filter.open
+      ? `WHERE status <> 'completed'`
+      : '';
   const { rows } = await tx.query(`SELECT ${REQUEST_COLUMNS} FROM ${state.table('requests')} ${where} ORDER BY due_at, id`);
   return rows.map(toRequest);
 }

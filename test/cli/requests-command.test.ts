@@ -39,6 +39,7 @@ interface Listed {
   extended: boolean;
   acknowledgeDueAt: string | null;
   acknowledgedAt: string | null;
+  acknowledgeOverdue: boolean;
 }
 
 describe('requests through the command line', () => {
@@ -55,6 +56,7 @@ describe('requests through the command line', () => {
     expect(listed[0]!.daysLeft).toBeLessThan(0);
     // 10 working days, weekends only (no holidays listed for it): 29 Sep to 12 Oct.
     expect(listed[0]!.acknowledgeDueAt).toBe('2026-10-12T23:59:59.999Z');
+    expect(listed[0]).toMatchObject({ acknowledgeOverdue: true });
 
     const extended = await cli('requests', 'extend', requestId, '--reason', 'three systems to search');
     expect(extended.code).toBe(0);
@@ -67,6 +69,9 @@ describe('requests through the command line', () => {
 
     const ack = await cli('requests', 'acknowledge', requestId);
     expect(ack.code).toBe(0);
+    const [acknowledged] = JSON.parse((await cli('requests', '--open', '--json')).stdout) as Listed[];
+    expect(acknowledged).toMatchObject({ acknowledgeOverdue: false });
+    expect(acknowledged!.acknowledgedAt).not.toBeNull();
     const twice = await cli('requests', 'acknowledge', requestId);
     expect(twice.code).toBe(2);
     const audit = await env.sql<{ entry: { event: string } }>(`SELECT entry FROM "${env.stateSchema}".audit_log ORDER BY seq`);
