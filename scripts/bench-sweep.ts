@@ -68,7 +68,7 @@ export function writeBenchConfig(dir: string, options: { batchSize?: number; con
 }
 
 export async function openBenchRuntime(config: Config): Promise<Runtime> {
-  const runtime = openRuntime(config, BENCH_ENV);
+  const runtime = await openRuntime(config, BENCH_ENV);
   await connectRuntime(runtime);
   return runtime;
 }

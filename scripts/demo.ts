@@ -15,7 +15,9 @@
  *    their rows (the rule's `cascade:`); PERCENT's login sessions as Redis sorted sets;
  *    Wentong Cloud's uploaded documents in an S3 bucket, each of a known age; Udesk's
  *    conversations in a MariaDB/MySQL database of its own.
- * 4. Drives the real CLI (`node scripts/retention.mjs ... --json`): check, plan, run --all
+ * 4. Drives the real CLI, built (`node dist/src/cli/bin.js ... --json`, the command `npm ci`
+ *    installs; built first when dist/ is missing or older than the sources, see
+ *    scripts/built-cli.ts; `--cli FILE` runs another build of it): check, plan, run --all
  *    (confirming the sweeps the blast-radius limit stops, as an operator would), audit
  *    verify, audit list.
  * 5. Checks every number it prints against a reading of its own: plan against an independent
@@ -26,6 +28,8 @@
  *    disagreement.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -48,10 +52,15 @@ import { loginSessions, uploadedDocuments, type DemoObjects, type ObjectSurvey }
 import { LOOPBACK_S3_CREDENTIALS, startS3Server, type LoopbackS3 } from './loopback-s3.js';
 import mysql from 'mysql2/promise';
 import { peopleDemo } from './demo-people.js';
+import { builtCli } from './built-cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG_FILE = 'config/retention.yaml';
-const CLI = 'scripts/retention.mjs';
+/** The command the demo drives: `--cli FILE`, else the built one (scripts/built-cli.ts). */
+const cliArg = process.argv.indexOf('--cli');
+let CLI = '';
+/** A path as the demo prints it: relative to the checkout when inside it. */
+const shownPath = (path: string) => (path.startsWith(ROOT) ? relative(ROOT, path) : path);
 /** Demo only: 45 bytes, above the 32 `hmac` requires. Never use it for real data. */
 const DEMO_HMAC_KEY = 'retention-demo-only-hmac-key-NOT-for-real-use';
 /** Demo only: keys the demo's audit chain (45 bytes, above the 32 required). Never use it for real data. */
@@ -103,8 +112,21 @@ const heading = (text: string) => say(`\n== ${text} ${'='.repeat(Math.max(0, 76 
 
 async function main(): Promise<void> {
   const started = performance.now();
+  // Relative to where the demo was started, not to the checkout it moves to.
+  const givenCli = cliArg === -1 ? null : resolve(process.argv[cliArg + 1] ?? '');
   process.chdir(ROOT);
   say('retention demo: privacy-policy promises -> scheduled, audited deletion and anonymization');
+  if (givenCli === null) {
+    try {
+      CLI = builtCli(say);
+    } catch (error) {
+      throw new DemoFailure((error as Error).message);
+    }
+  } else {
+    CLI = givenCli;
+    if (!existsSync(CLI)) throw new DemoFailure(`--cli ${process.argv[cliArg + 1] ?? ''}: no such file (the built CLI is dist/src/cli/bin.js)`);
+  }
+  say(`The retention commands below run node ${shownPath(CLI)}.`);
 
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   if (!childEnv.RETENTION_HMAC_KEY) {
@@ -239,7 +261,7 @@ async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> 
   say(`\nLook around: psql ${redactUrl(storeUrl)} -c 'SELECT * FROM ${DEMO_SCHEMA}.percent_accounts WHERE closed_at IS NOT NULL LIMIT 5'`);
   say(`            redis-cli --scan --pattern '${sessionsPrefix(config)}:*' | head`);
   say(`            find ${photosRoot} -type f | head`);
-  say(`            node ${CLI} audit list --config ${CONFIG_FILE}`);
+  say(`            node ${shownPath(CLI)} audit list --config ${CONFIG_FILE}`);
   say('            (the S3 bucket went with its server; `check` and `plan` on this config now report it unreachable)');
 }
 
@@ -811,7 +833,7 @@ interface CliResult {
 /** The CLI command running now, so an interrupt of the demo reaches it too. */
 let running: ChildProcess | null = null;
 
-/** Runs `node scripts/retention.mjs ARGS --config config/retention.yaml`; fails unless the exit code is allowed. */
+/** Runs `node CLI ARGS --config config/retention.yaml`; fails unless the exit code is allowed. */
 async function cli(args: string[], env: NodeJS.ProcessEnv, allowed: number[] = [0]): Promise<CliResult> {
   const argv = [...args, '--config', CONFIG_FILE];
   say(`$ retention ${argv.join(' ')}`);

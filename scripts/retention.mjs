@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `retention` command. Runs the TypeScript sources through tsx, so there is no build
-// step to forget and what runs is always what is checked in.
+// `retention` for development: runs the TypeScript sources through tsx (a devDependency),
+// so what runs is what is checked in, with no build to forget. The tests and `npm run
+// retention` use it. The installed command is the built one (package.json `bin`,
+// dist/src/cli/bin.js, from `npm run build`), which starts without compiling anything.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await import('../src/cli/bin.ts');

@@ -23,9 +23,8 @@ interface CheckpointOptions extends ConfigOption {
   out?: string;
 }
 
-export function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('read, verify and checkpoint the audit log');
-
+/** `retention audit`'s subcommands; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineAudit(audit: Command): void {
   audit
     .command('verify')
     .description('walk the keyed hash chain (needs $RETENTION_AUDIT_KEY); exit 0 when intact, 1 naming the first broken entry')
@@ -98,7 +97,7 @@ export function registerAudit(program: Command): void {
 }
 
 async function withRuntime(config: ReturnType<typeof readConfig>, body: (runtime: Runtime) => Promise<void>): Promise<void> {
-  const runtime = openRuntime(config);
+  const runtime = await openRuntime(config);
   try {
     await connectRuntime(runtime);
     await body(runtime);

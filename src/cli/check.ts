@@ -3,14 +3,13 @@ import { openRuntime } from '../runtime/runtime.js';
 import { configProblemsError, inspectLiveReport } from './inspect-config.js';
 import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
-export function registerCheck(program: Command): void {
-  program
-    .command('check')
-    .description('validate the config and check every rule against the live databases and Redis; changes nothing')
+/** `retention check`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineCheck(check: Command): void {
+  check
     .option(...CONFIG_OPTION)
     .action(async (options: ConfigOption) => {
       const config = readConfig(options);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       try {
         const { problems, warnings } = await inspectLiveReport(runtime, config.rules, { redis: true });
         // Warnings first, so that they are seen whether or not an error follows.

@@ -23,10 +23,9 @@ interface EraseOptions extends ConfigOption {
 /** Exit code when the request was opened but could not finish yet (a hold, a store down). */
 export const EXIT_WAITING = 4;
 
-export function registerErase(program: Command): void {
-  program
-    .command('erase')
-    .description('open an erasure request for one person and carry it out in every rule that declares a subject')
+/** `retention erase`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineErase(erase: Command): void {
+  erase
     .option(...CONFIG_OPTION)
     .requiredOption('--subject <id>', 'the person\'s id exactly as the stores hold it (never recorded in clear)')
     .option('--received <iso>', 'when the request was received (the deadline counts from it; default now)')
@@ -38,7 +37,7 @@ export function registerErase(program: Command): void {
       const config = readConfig(options);
       // A date alone is the start of that day where the deadlines are counted.
       const receivedAt = options.received === undefined ? undefined : parseInstant(options.received, '--received', config.timezone);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       let connection: Awaited<ReturnType<typeof connectForWork>> | undefined;
       const interrupt = onInterrupt();
       try {

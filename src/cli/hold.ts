@@ -35,11 +35,8 @@ interface ListOptions extends ConfigOption {
 /** How much of a subject's digest the table shows: enough to tell holds apart, and to match `audit list`. */
 const SHORT_DIGEST = 12;
 
-export function registerHold(program: Command): void {
-  const hold = program
-    .command('hold')
-    .description('legal holds: keep a subject\'s items (in every rule, or one) or a whole rule from sweeps until released');
-
+/** `retention hold`'s subcommands; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineHold(hold: Command): void {
   hold
     .command('add')
     .description('place a hold (audited); waits for the batches under way, so when it returns nothing that ignores it runs')

@@ -54,10 +54,9 @@ interface RulePlan {
   change?: { status: 'new' | 'changed' | 'unchanged'; before: number | null; newly: number; noLonger: number };
 }
 
-export function registerPlan(program: Command): void {
-  program
-    .command('plan')
-    .description('preview: how many rows each rule would delete or anonymize now (or at --now); changes nothing')
+/** `retention plan`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function definePlan(plan: Command): void {
+  plan
     .option(...CONFIG_OPTION)
     .option('--rule <id>', 'only this rule')
     .option('--now <iso>', 'judge expiry at this instant instead of the state database clock, e.g. 2027-01-01T00:00:00Z')
@@ -68,7 +67,7 @@ export function registerPlan(program: Command): void {
       const rules = selectRules(config, options.rule);
       const previous = options.diff === undefined ? null : readPrevious(options.diff);
       const given = options.now === undefined ? null : parseNow(options.now);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       try {
         const problems = await inspectLive(runtime, rules, { redis: false });
         if (problems.length > 0) throw configProblemsError(config, problems);

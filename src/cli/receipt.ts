@@ -12,11 +12,10 @@ interface ReceiptOptions extends ConfigOption {
   subject?: string;
 }
 
-export function registerReceipt(program: Command): void {
-  program
-    .command('receipt')
+/** `retention receipt`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineReceipt(receipt: Command): void {
+  receipt
     .argument('<request>', 'the request id (req-...)')
-    .description('print the receipt of an erasure request: what was removed where, when, by whom, and the audit entries proving it')
     .option(...CONFIG_OPTION)
     .option('--subject <id>', 'check that the receipt is about this person (recomputes the keyed digest)')
     .option('--json', 'print the receipt as JSON')

@@ -20,10 +20,9 @@ interface ReplayOptions extends ConfigOption {
   actor?: string;
 }
 
-export function registerReplay(program: Command): void {
-  program
-    .command('replay')
-    .description('after restoring a backup: erase again the people erased since it was taken, and sweep again the rules swept since')
+/** `retention replay`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineReplay(replay: Command): void {
+  replay
     .option(...CONFIG_OPTION)
     .requiredOption('--since <iso>', 'when the restored backup was taken (its snapshot\'s start; earlier is safe, later is not)')
     .option('--dry-run', 'count what would be erased and swept again, change nothing (sweeps are audited as dry runs)')
@@ -32,7 +31,7 @@ export function registerReplay(program: Command): void {
     .action(async (options: ReplayOptions) => {
       const config = readConfig(options);
       const since = parseInstant(options.since!, '--since', config.timezone);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       const dryRun = options.dryRun ?? false;
       const actor = adminActor(options.actor);
       let connection: ReturnType<typeof createRedis> | undefined;

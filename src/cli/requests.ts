@@ -23,10 +23,9 @@ interface ChangeOptions extends ConfigOption {
   json?: boolean;
 }
 
-export function registerRequests(program: Command): void {
-  const requests = program
-    .command('requests')
-    .description('list erasure requests with their deadlines and days left; `requests extend ID` extends one once')
+/** `retention requests`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineRequests(requests: Command): void {
+  requests
     .option(...CONFIG_OPTION)
     .option('--open', 'only requests not yet complete')
     .option('--overdue', 'only requests not complete and past their deadline or their acknowledgement deadline')

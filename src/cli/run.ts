@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import type { createRedis } from '../queue/redis-connection.js';
 import { runSweeps, type RuleOnHold, type RuleRunResult } from '../queue/run-sweeps.js';
 import { describeHold, stoppingHold } from '../people/holds-in-force.js';
@@ -25,10 +24,9 @@ interface RunOptions extends ConfigOption {
 /** Exit code of a run in which a sweep was blocked by its limits (nothing was touched). */
 export const EXIT_BLOCKED = 3;
 
-export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('sweep now: queue the sweeps on the workers\' queue and work it until they finish')
+/** `retention run`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineRun(run: Command): void {
+  run
     .option(...CONFIG_OPTION)
     .option('--rule <id>', 'sweep this rule')
     .option('--all', 'sweep every rule')
@@ -42,15 +40,12 @@ export function registerRun(program: Command): void {
       if (options.confirm && !options.rule) throw new UserError('--confirm confirms one rule\'s sweep: give it with --rule ID');
       const config = readConfig(options);
       const rules = selectRules(config, options.rule);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       let connection: ReturnType<typeof createRedis> | undefined;
       const interrupt = onInterrupt();
       try {
         connection = await connectForWork(runtime, rules);
-        const bar =
-          process.stderr.isTTY && !options.json
-            ? new cliProgress.SingleBar({ format: 'sweeping |{bar}| {value}/{total} batches', stream: process.stderr }, cliProgress.Presets.shades_classic)
-            : null;
+        const bar = process.stderr.isTTY && !options.json ? await progressBar() : null;
         bar?.start(1, 0);
         let outcome;
         try {
@@ -129,6 +124,12 @@ export function registerRun(program: Command): void {
         await runtime.close();
       }
     });
+}
+
+/** The bar a run draws on a terminal; cli-progress (~20 modules) is imported only then, never by a cron job or --json. */
+async function progressBar() {
+  const { default: cliProgress } = await import('cli-progress');
+  return new cliProgress.SingleBar({ format: 'sweeping |{bar}| {value}/{total} batches', stream: process.stderr }, cliProgress.Presets.shades_classic);
 }
 
 function printResults(results: readonly RuleRunResult[], unjudged: ReadonlyMap<string, Unjudged>, dryRun: boolean): void {

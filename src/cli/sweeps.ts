@@ -20,10 +20,9 @@ interface CancelOptions extends ConfigOption {
 
 const DEFAULT_LIMIT = 50;
 
-export function registerSweeps(program: Command): void {
-  const sweeps = program
-    .command('sweeps')
-    .description('list sweeps recorded in the state database (most recent last); `sweeps cancel ID` ends a running one')
+/** `retention sweeps`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineSweeps(sweeps: Command): void {
+  sweeps
     .option(...CONFIG_OPTION)
     .option('--rule <id>', 'only sweeps of this rule')
     .option('--status <status>', `only sweeps in this status (${SWEEP_STATUSES.join(', ')})`)

@@ -9,7 +9,7 @@ import { ping } from '../stores/postgres/connect.js';
  * read or change records (sweeps, requests, receipts, holds), not data.
  */
 export async function withStateOnly(config: Config, work: (runtime: Runtime) => Promise<void>): Promise<void> {
-  const runtime = openRuntime(config);
+  const runtime = await openRuntime(config);
   try {
     await ping(runtime.state.db);
     await migrate(runtime.state);

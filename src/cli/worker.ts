@@ -24,10 +24,9 @@ interface WorkerOptions extends ConfigOption {
   concurrency?: string;
 }
 
-export function registerWorker(program: Command): void {
-  program
-    .command('worker')
-    .description('the background service: schedules every rule and works sweeps until SIGTERM or SIGINT')
+/** `retention worker`'s options and action; main.ts names and describes it, and imports this file only when the command runs. */
+export function defineWorker(worker: Command): void {
+  worker
     .option(...CONFIG_OPTION)
     .option('--concurrency <n>', 'batches at once in this process (default: worker.concurrency in the config, 2)')
     .action(async (options: WorkerOptions) => {
@@ -35,7 +34,7 @@ export function registerWorker(program: Command): void {
       const concurrencyOption = options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
       const log = pino({ name: 'retention-worker' });
       const config = readConfig(options);
-      const runtime = openRuntime(config);
+      const runtime = await openRuntime(config);
       // Refuse to start on a config that fails `check`: a worker must never sweep by a
       // rule whose table or columns are not what the rule says.
       const connection = await connectForWork(runtime, config.rules).catch(async (error) => {

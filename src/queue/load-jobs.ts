@@ -1,9 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { packageDir } from '../package-path.js';
 import type { JobHandler } from './job-handler.js';
 
-export const JOBS_DIR = fileURLToPath(new URL('../../jobs/', import.meta.url));
+/** <root>/jobs in the sources, dist/jobs built: found from here, wherever the bundle put this code. */
+export const JOBS_DIR = packageDir(import.meta.url, 'jobs');
 
 /**
  * Every file in jobs/ is a job kind named after the file (jobs/batch.ts handles `batch`

@@ -28,27 +28,28 @@ export interface Runtime {
 /**
  * Builds the runtime: the state database's pool and one store per `stores` entry, made by
  * its kind (`kinds`, by default the registry's). Opens no connection; `connectRuntime`
- * does. Each store owns its connections and closes them with the runtime.
+ * does. Each store owns its connections and closes them with the runtime. Async because a
+ * kind imports its driver only when a store of it is made (store-kind.ts, `create`).
  */
-export function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env, kinds: readonly StoreKind[] = STORE_KINDS): Runtime {
+export async function openRuntime(config: Config, env: NodeJS.ProcessEnv = process.env, kinds: readonly StoreKind[] = STORE_KINDS): Promise<Runtime> {
   const auditKey = auditKeyFrom(env);
   const stateDatabase = createDatabase(config.state, { origin: describeOrigin(config, 'state') });
   const state = stateDb(stateDatabase, config.stateSchema, auditKey);
-  const stores = new Map<string, Store>(
-    Object.entries(config.stores).map(([name, { kind: kindName, ...settings }]) => {
-      const kind = kinds.find((k) => k.kind === kindName);
-      if (!kind) throw new Error(`store ${name} is of kind ${JSON.stringify(kindName)}, which no registered store kind provides`);
-      const store = kind.create(name, settings, {
-        origin: (field) => describeOrigin(config, `stores.${name}.${field}`),
-        queuePrefix: config.queuePrefix,
-        stateUrl: config.state,
-        stateSchema: config.stateSchema,
-        timezone: config.timezone,
-        configFile: config.file,
-      });
-      return [name, store];
-    }),
-  );
+  // One after the other, in the config's order: the first store that cannot be made is the one named.
+  const stores = new Map<string, Store>();
+  for (const [name, { kind: kindName, ...settings }] of Object.entries(config.stores)) {
+    const kind = kinds.find((k) => k.kind === kindName);
+    if (!kind) throw new Error(`store ${name} is of kind ${JSON.stringify(kindName)}, which no registered store kind provides`);
+    const store = await kind.create(name, settings, {
+      origin: (field) => describeOrigin(config, `stores.${name}.${field}`),
+      queuePrefix: config.queuePrefix,
+      stateUrl: config.state,
+      stateSchema: config.stateSchema,
+      timezone: config.timezone,
+      configFile: config.file,
+    });
+    stores.set(name, store);
+  }
   const hmacKey = env.RETENTION_HMAC_KEY ? Buffer.from(env.RETENTION_HMAC_KEY, 'utf8') : null;
   return {
     config,

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { ident } from '../stores/postgres/sql.js';
 import { connectionError, type Database } from '../stores/postgres/connect.js';
+import { packageDir } from '../package-path.js';
 
 export type StateTable =
   | 'sweeps'
@@ -33,7 +33,8 @@ export function stateDb(db: Database, schema: string, auditKey: Buffer | null = 
   return { db, schema, auditKey, table: (name) => `${ident(schema)}.${ident(name)}` };
 }
 
-const MIGRATIONS_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'migrations');
+/** Beside this file in the sources; beside the bundle's chunks, built (src/package-path.ts). */
+const MIGRATIONS_DIR = packageDir(import.meta.url, join('src', 'state', 'migrations'));
 
 /**
  * Applies the numbered SQL files in migrations/ that have not been applied, each in its

@@ -39,7 +39,13 @@ export interface StoreKind<Config = any, Target = any, ParsedTarget = Target> {
   subjectInTarget?(target: Target): boolean;
   /** Static checks of one rule against its store config (no I/O); problems carry `path` prefixes. */
   checkRule?(rule: Rule<Target>, config: Config, path: string, context: RuleCheckContext): ConfigProblem[];
-  create(name: string, config: Config, deps: StoreDeps): Store<Target>;
+  /**
+   * Builds the store. Async so that a kind imports its implementation and driver (pg,
+   * mysql2, ioredis, the AWS SDK) here, with `await import(...)`, and not at the top of its
+   * kind.ts: loading a config (and `--help`, `check` of a config without that kind) then
+   * never pays for a driver it does not use (the AWS SDK alone takes ~120 ms to import).
+   */
+  create(name: string, config: Config, deps: StoreDeps): Promise<Store<Target>>;
 }
 
 export interface StoreCapabilities {

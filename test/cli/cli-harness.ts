@@ -23,15 +23,16 @@ const STEERING = ['RETENTION_CONFIG', 'DATABASE_URL', 'REDIS_URL', 'RETENTION_HM
  * The real command in a child process: `node scripts/retention.mjs ARGS`, with `env` added.
  * The child gets the test audit key unless `env` says otherwise (`RETENTION_AUDIT_KEY: ''`
  * runs it without one). With `timeoutMs`, a child still running then (a worker that should
- * have refused to start) is killed and reported with code -1.
+ * have refused to start) is killed and reported with code -1. With `entry`, that file runs
+ * instead of scripts/retention.mjs (a built bin, test/cli/built-cli.test.ts), in `cwd`.
  */
-export function spawnCli(args: readonly string[], env: Record<string, string> = {}, options: { timeoutMs?: number } = {}): Promise<CliOutcome> {
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}, options: { timeoutMs?: number; entry?: string; cwd?: string } = {}): Promise<CliOutcome> {
   const base = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !STEERING.includes(k))),
     RETENTION_AUDIT_KEY: TEST_AUDIT_KEY,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.entry ?? CLI, ...args], { cwd: options.cwd ?? ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

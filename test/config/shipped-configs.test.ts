@@ -143,7 +143,7 @@ describe('the shipped configs against the demo tables', () => {
       .replace(/^(\s+root: )\/tmp\/.*-photos$/m, `$1${photos}`);
     const vars = { DATABASE_URL, REDIS_URL, RETENTION_DEMO_S3_ENDPOINT: s3.endpoint, MYSQL_URL: `${MYSQL_URL}/${mysqlDatabase}` };
     const config = parseConfig(text, file, vars, STORE_KINDS);
-    const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
+    const runtime = await openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY });
     try {
       expect(await inspectLive(runtime, config.rules, { redis: false })).toEqual([]);
     } finally {

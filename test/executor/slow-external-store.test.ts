@@ -50,7 +50,7 @@ describe('a batch on a slow store outside the state database', () => {
     const config = env.config([{ id: 'slow', store: 'slow', retain: 'P1D', action: 'delete' }], {
       stores: { app: { kind: 'postgres', url: DATABASE_URL }, slow: { kind: 'module', module: plugin } },
     });
-    const runtime = openRuntime(config, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
+    const runtime = await openRuntime(config, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
     try {
       // Every state connection opened from now on ends a transaction idle for 300 ms.
       (runtime.state.db.pool.options as { idle_in_transaction_session_timeout?: number }).idle_in_transaction_session_timeout = 300;

@@ -98,7 +98,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     configYaml,
     config: (rules, extra) => parseConfig(configYaml(rules, extra), `test-${id}.yaml`, { RETENTION_HMAC_KEY: TEST_HMAC_KEY }, STORE_KINDS),
     async runtime(config) {
-      const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
+      const runtime = await openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
       runtimes.push(runtime);
       await connectRuntime(runtime);
       return runtime;

@@ -108,7 +108,7 @@ describe('an erasure request across PostgreSQL, MySQL, Redis and files', () => {
   it('a store that is down keeps the request waiting with the reason and its deadline; it resumes and completes once the store is back', async () => {
     // The MySQL store points at a port nothing listens on.
     const down = parseConfig(yaml().replace(mysql.url, mysql.url.replace(':3306', ':1')), 'down.yaml', {}, STORE_KINDS);
-    const runtime = openRuntime(down, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
+    const runtime = await openRuntime(down, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
     let requestId = '';
     try {
       await migrate(runtime.state);

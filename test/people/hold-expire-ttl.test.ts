@@ -161,7 +161,7 @@ describe('a store that cannot be reached while the hold is added', () => {
     // Nothing listens on port 1: the redis store is down. The runtime is opened without
     // pinging the stores, as `hold add` does.
     const config = env.config([expireRule('sessions', 'session:{subject}:*')], { stores: { ...STORES, cache: { kind: 'redis', url: 'redis://127.0.0.1:1' } } });
-    const runtime = openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
+    const runtime = await openRuntime(config, { RETENTION_HMAC_KEY: TEST_HMAC_KEY, RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
     try {
       await migrate(runtime.state);
       await expect(addHold(runtime, { subject: HELD, reason: 'case 2026-17', actor: 'legal:kim' })).rejects.toThrow(

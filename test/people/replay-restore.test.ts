@@ -119,7 +119,7 @@ function setup(rules: readonly Record<string, unknown>[] = RULES, state: { url: 
 }
 
 async function runtimeFor(config: Config): Promise<Runtime> {
-  const runtime = openRuntime(config, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
+  const runtime = await openRuntime(config, { RETENTION_AUDIT_KEY: TEST_AUDIT_KEY });
   runtimes.push(runtime);
   await connectRuntime(runtime);
   return runtime;

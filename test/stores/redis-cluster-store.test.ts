@@ -104,7 +104,7 @@ describe('a redis store on a 3-master Redis Cluster, with the queue on the same 
     await Promise.all(Array.from({ length: 5 }, (_, i) => client.hset(`${queuePrefix}:${p}:fake-job:${i}`, 'seen_at', old)));
     const config = env.config([{ id: 'broad', store: 'cache', keys: `*${p}*`, anchor: 'seen_at', anchorUnit: 'ms', retain: 'P1Y', action: 'delete' }], extra(env));
     const rule = config.rules[0] as unknown as RedisRule;
-    const store = redisKind.create('cache', { url: cluster.url }, {
+    const store = await redisKind.create('cache', { url: cluster.url }, {
       origin: (field) => `stores.cache.${field} in test.yaml`,
       queuePrefix,
       stateUrl: config.state,

@@ -128,7 +128,7 @@ rules:
       {},
       STORE_KINDS,
     );
-    const runtime = openRuntime(config, {});
+    const runtime = await openRuntime(config, {});
     try {
       const rule = config.rules[0]!;
       const ranges = [{ from: null, to: Date.now() - 30 * DAY }];

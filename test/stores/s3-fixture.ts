@@ -1,9 +1,9 @@
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import type { Rule } from '../../src/policy/rule.js';
-import { s3Kind } from '../../src/stores/s3/kind.js';
+import { credentialsFrom } from '../../src/stores/s3/connect.js';
 import type { S3StoreConfig } from '../../src/stores/s3/s3-config.js';
-import type { S3Store } from '../../src/stores/s3/s3-store.js';
+import { S3Store } from '../../src/stores/s3/s3-store.js';
 import type { S3Target } from '../../src/stores/s3/s3-target.js';
 import type { StoreDeps } from '../../src/stores/store-kind.js';
 import { testRule } from '../helpers/test-rule.js';
@@ -32,7 +32,7 @@ export interface S3Bucket {
   readonly bucket: string;
   /** The store config of store `docs` on the test's bucket, with the fields given. */
   config(overrides?: Partial<S3StoreConfig>): S3StoreConfig;
-  /** Store `docs` as the registry creates it (credentials from the environment), closed after the test. */
+  /** Store `docs` as s3Kind.create makes it (credentials from the environment), closed after the test. */
   store(overrides?: Partial<S3StoreConfig>): S3Store;
   /** Every key in `name` (the test's bucket by default), sorted. */
   keys(name?: string): Promise<string[]>;
@@ -66,7 +66,9 @@ export function useS3Bucket(prefix = 'test'): S3Bucket {
     },
     config: (overrides = {}) => ({ bucket: fixture.bucket, endpoint: fixture.server.endpoint, region: 'us-east-1', forcePathStyle: true, ...overrides }),
     store(overrides = {}) {
-      const created = s3Kind.create('docs', fixture.config(overrides), DEPS) as S3Store;
+      // What s3Kind.create makes (credentials from the environment), built here without its
+      // await: s3Kind.create is async only to import the AWS SDK when a config needs it.
+      const created = new S3Store('docs', fixture.config(overrides), { credentials: credentialsFrom(process.env), origin: DEPS.origin('bucket') });
       opened.push(created);
       return created;
     },

@@ -3,7 +3,6 @@ import { SUBJECT_PLACEHOLDER } from '../../policy/rule.js';
 import type { StoreKind } from '../store-kind.js';
 import { placeholderCount } from '../subject-segment.js';
 import { filesConfigSchema, type FilesConfig } from './files-config.js';
-import { FilesStore } from './files-store.js';
 import { FILES_TARGET_KEYS, filesTargetSchema, resolveFilesTarget, type FilesRule, type FilesTarget, type ParsedFilesTarget } from './files-target.js';
 
 /**
@@ -29,7 +28,10 @@ export const filesKind: StoreKind<FilesConfig, FilesTarget, ParsedFilesTarget> =
     anchorUnit: 'anchorUnit is for redis anchors; a files rule is aged by mtime or by a date in the path (anchor: { path: REGEX })',
     cascades: 'cascades is for rules that delete rows of a SQL table; files have no foreign keys',
   },
-  create: (name, config, deps) => new FilesStore(name, config.root, deps.origin('root')),
+  async create(name, config, deps) {
+    const { FilesStore } = await import('./files-store.js');
+    return new FilesStore(name, config.root, deps.origin('root'));
+  },
 };
 
 /** A files rule names the person in its path only: a written `subject:` (a column's job) is refused. */

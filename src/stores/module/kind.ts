@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { StoreKind } from '../store-kind.js';
-import { ModuleStore, type ModuleTarget } from './module-store.js';
+import type { ModuleTarget } from './module-store.js';
 
 /** `stores.NAME` of a module store, without `kind`. */
 export interface ModuleConfig {
@@ -46,7 +46,8 @@ export const moduleKind: StoreKind<ModuleConfig, ModuleTarget, ParsedModuleTarge
   targetKeys: ['target', 'anchor'],
   capabilities: { actions: ['delete'], anonymize: false, subjects: false, audit: 'change-then-record' },
   resolveTarget: (parsed) => ({ target: parsed.target ?? {}, anchor: parsed.anchor ?? null }),
-  create(name, config, deps) {
+  async create(name, config, deps) {
+    const { ModuleStore } = await import('./module-store.js');
     if (!deps.configFile) throw new Error(`module store ${name}: the runtime gave no config file to resolve ${JSON.stringify(config.module)} against`);
     const source = { store: name, module: config.module, configFile: deps.configFile, origin: deps.origin('module') };
     return new ModuleStore(name, source, config.options ?? {}, deps.timezone);

@@ -9,11 +9,10 @@ import { batchKeyColumns, type MysqlColumn, type MysqlTable } from './catalog.js
 import type { MysqlTarget } from './mysql-target.js';
 import { fixedOffsetMinutes } from './render-anonymize.js';
 import { isTextual, keyKind } from './statements.js';
+import { isSystemDatabase } from './system-databases.js';
 
-/** The server's own databases: never swept, whatever a rule says. */
-export const SYSTEM_DATABASES = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
-
-export const isSystemDatabase = (name: string) => SYSTEM_DATABASES.has(name.toLowerCase());
+// Also read from here by mysql-store.ts, with this file's other checks.
+export { isSystemDatabase };
 
 const ANCHOR_TYPES = new Set(['datetime', 'timestamp', 'date']);
 

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import type { ConfigProblem } from '../../errors.js';
 import type { StoreKind } from '../store-kind.js';
+import { isSystemDatabase } from './system-databases.js';
 import { anchorZoneSetting, resolveSqlTarget, sqlRuleProblems, type ParsedSqlTarget } from '../sql/sql-target-schema.js';
-import { createMysqlDatabase } from './connect.js';
-import { isSystemDatabase } from './inspect-rule.js';
-import { MysqlStore } from './mysql-store.js';
 import { MYSQL_TARGET_KEYS, mysqlTargetSchema, type MysqlTarget } from './mysql-target.js';
 
 export interface MysqlConfig {
@@ -46,7 +44,9 @@ export const mysqlKind: StoreKind<MysqlConfig, MysqlTarget, Omit<ParsedSqlTarget
     }
     return [...problems, ...sqlRuleProblems(rule, path, 'MySQL')];
   },
-  create(name, config, deps) {
+  // mysql2 is imported here, when a config has a mysql store, never by loading a config.
+  async create(name, config, deps) {
+    const [{ createMysqlDatabase }, { MysqlStore }] = await Promise.all([import('./connect.js'), import('./mysql-store.js')]);
     return new MysqlStore(name, createMysqlDatabase(config.url, deps.origin('url')));
   },
 };

@@ -3,8 +3,6 @@ import type { ConfigProblem } from '../../errors.js';
 import type { StoreKind } from '../store-kind.js';
 import type { SqlTarget } from '../sql/sql-target.js';
 import { anchorZoneSetting, resolveSqlTarget, SQL_TARGET_KEYS, sqlRuleProblems, sqlTargetSchema, type ParsedSqlTarget } from '../sql/sql-target-schema.js';
-import { createDatabase } from './connect.js';
-import { PostgresStore } from './postgres-store.js';
 import { cascadeStoreProblems } from './object-outbox.js';
 
 export interface PostgresConfig {
@@ -47,7 +45,8 @@ export const postgresKind: StoreKind<PostgresConfig, SqlTarget, ParsedSqlTarget>
     }
     return [...problems, ...sqlRuleProblems(rule, path, 'PostgreSQL'), ...(context.stores ? cascadeStoreProblems(rule.target.cascade ?? [], context.stores, path) : [])];
   },
-  create(name, config, deps) {
+  async create(name, config, deps) {
+    const [{ createDatabase }, { PostgresStore }] = await Promise.all([import('./connect.js'), import('./postgres-store.js')]);
     return new PostgresStore(name, createDatabase(config.url, { origin: deps.origin('url') }), { stateSchema: deps.stateSchema });
   },
 };

@@ -3,7 +3,6 @@ import { IDENTIFIER, IDENTIFIER_HINT } from '../../policy/config-schema.js';
 import { redisUrlSchema } from '../../policy/redis-url.js';
 import { SUBJECT_PLACEHOLDER } from '../../policy/rule.js';
 import type { StoreKind } from '../store-kind.js';
-import { RedisStore } from './redis-store.js';
 import { keyProblems } from './key-subject.js';
 import { SHAPE_ANCHORS, SHAPES, shapeProblems } from './shape-of-rule.js';
 import { subjectProblems } from './subject-of-rule.js';
@@ -68,7 +67,8 @@ export const redisKind: StoreKind<RedisConfig, RedisTarget> = {
   checkRule(rule, _config, path) {
     return [...shapeProblems(rule, path), ...subjectProblems(rule, path)];
   },
-  create(name, config, deps) {
+  async create(name, config, deps) {
+    const { RedisStore } = await import('./redis-store.js');
     return new RedisStore(name, config.url, deps.origin('url'), deps.queuePrefix);
   },
 };

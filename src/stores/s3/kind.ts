@@ -2,9 +2,7 @@ import type { ConfigProblem } from '../../errors.js';
 import { SUBJECT_PLACEHOLDER, type Rule } from '../../policy/rule.js';
 import type { StoreKind } from '../store-kind.js';
 import { placeholderCount } from '../subject-segment.js';
-import { credentialsFrom } from './connect.js';
 import { s3ConfigSchema, type S3StoreConfig } from './s3-config.js';
-import { S3Store } from './s3-store.js';
 import { S3_TARGET_KEYS, s3TargetSchema, type S3Target } from './s3-target.js';
 
 /**
@@ -21,7 +19,11 @@ export const s3Kind: StoreKind<S3StoreConfig, S3Target> = {
   capabilities: { actions: ['delete'], anonymize: false, subjects: true, audit: 'change-then-record' },
   subjectInTarget: (target) => placeholderCount(target.prefix) > 0,
   checkRule: checkS3Rule,
-  create: (name, config, deps) => new S3Store(name, config, { credentials: credentialsFrom(process.env), origin: deps.origin('bucket') }),
+  // The AWS SDK (~120 ms to import) comes in here, for a config with an s3 store only.
+  async create(name, config, deps) {
+    const [{ credentialsFrom }, { S3Store }] = await Promise.all([import('./connect.js'), import('./s3-store.js')]);
+    return new S3Store(name, config, { credentials: credentialsFrom(process.env), origin: deps.origin('bucket') });
+  },
 };
 
 /**
