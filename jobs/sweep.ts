@@ -3,6 +3,7 @@ import type { JobDeps } from '../src/queue/job-handler.js';
 import type { SweepJobResult } from '../src/queue/job-data.js';
 import { startSweep } from '../src/executor/start-sweep.js';
 import { enqueueBatches } from '../src/queue/sweep-queue.js';
+import { claimNextExpiry, scheduleAfterSweepOf } from '../src/queue/next-expiry-jobs.js';
 
 /**
  * Plans a rule's sweep (or joins the sweep already running) and queues its batches. The
@@ -10,9 +11,14 @@ import { enqueueBatches } from '../src/queue/sweep-queue.js';
  * config's or whose trigger is not recorded. Planning and recording are the executor's;
  * this handler only carries what it returns to the queue.
  */
-export default async function sweep(job: Job, { runtime, queue }: JobDeps): Promise<SweepJobResult> {
+export default async function sweep(job: Job, { runtime, queue, nextExpiry }: JobDeps): Promise<SweepJobResult> {
   if (!job.id) throw new Error('a sweep job needs an id');
+  // A next-expiry job clears its rule's pending instant first, so its sweep's end can queue
+  // the next (whichever worker runs it: `retention run`'s in-process one too).
+  await claimNextExpiry(queue, job.id);
   const { result, enqueue } = await startSweep(runtime, job.id, job.data);
   if (enqueue) await enqueueBatches(queue, enqueue.sweepId, enqueue.batches);
+  // Planned with nothing to do, the sweep ended here: its next expiry is queued now.
+  else if (!result.blocked && !result.held) return { ...result, nextExpiry: await scheduleAfterSweepOf(runtime, queue, result.sweepId, nextExpiry === true) } as SweepJobResult;
   return result;
 }

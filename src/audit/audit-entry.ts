@@ -39,6 +39,20 @@ export interface SweepAuditEntry {
   keyRange?: { after: string | null; upTo: string | null };
   /** Batch only: its position in the sweep (0-based), the surrogate for its key range. */
   batch?: number;
+  /**
+   * `sweep-finished`: how many batches the sweep ran, and how many of them found nothing
+   * to do. A batch that changed, kept and skipped nothing writes no entry of its own (a
+   * sweep over a big table would otherwise write hundreds of entries saying 0 rows); this
+   * count says they ran. 0 batches: the store found nothing expired when planning.
+   */
+  batches?: { total: number; empty: number };
+  /**
+   * Closing entries (`sweep-finished`, `blocked`, `superseded`, `failed`, `cancelled`): how
+   * late the sweep was when planned, in ms: its `now` minus the end of the retention period
+   * of the oldest expired item still present then (0: none was). Absent when the store
+   * cannot tell (a kind without `oldestPending`).
+   */
+  lagMs?: number;
   actor: string;
   trigger: string;
   /** `blocked`: why, how big the table is, and the token that would confirm it. */
@@ -62,6 +76,10 @@ export interface SweepAuditEntry {
   skippedRows?: { key: string; reason: string }[];
   /** Batch: items the batch would have changed but kept because their subject is on legal hold. */
   held?: number;
+  /** Batch: each partition it dropped whole (a range partition wholly expired) and the rows it held, counted exactly under lock before the drop. */
+  dropped?: { partition: string; rows: number }[];
+  /** Batch planned to drop partitions: each one whose expired rows it deleted one by one instead, and why. */
+  partitionKept?: { partition: string; reason: string }[];
   /** `superseded`, `failed`, `cancelled`, `refused`: why. */
   reason?: string;
   /** `superseded`, `refused`: the definition hash the sweep was planned with or the job carried. */

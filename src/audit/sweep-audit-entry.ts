@@ -8,7 +8,13 @@ import type { SweepAuditEntry } from './audit-entry.js';
  * in the sweep, never by its key bounds: bounds are row keys, a key column can hold
  * personal data (`key: email`), and the log can never be cleaned.
  */
-export function sweepAuditEntry(sweep: SweepRecord, event: SweepAuditEntry['event'], rows: number, batch?: { idx: number }): SweepAuditEntry {
+export function sweepAuditEntry(
+  sweep: SweepRecord,
+  event: SweepAuditEntry['event'],
+  rows: number,
+  batch?: { idx: number },
+  batches?: { total: number; empty: number },
+): SweepAuditEntry {
   const { summary } = sweep;
   return {
     event,
@@ -24,6 +30,9 @@ export function sweepAuditEntry(sweep: SweepRecord, event: SweepAuditEntry['even
     ranges: sweep.ranges,
     rows,
     ...(batch ? { batch: batch.idx } : {}),
+    ...(batches ? { batches } : {}),
+    // The lag at planning belongs to the sweep, not to each batch: closing entries only.
+    ...(event !== 'batch' && typeof sweep.lagMs === 'number' ? { lagMs: sweep.lagMs } : {}),
     actor: sweep.actor,
     trigger: sweep.trigger,
     ...(sweep.blocked ? { blocked: { total: sweep.blocked.total, reason: sweep.blocked.reason, confirmToken: sweep.blocked.confirmToken } } : {}),

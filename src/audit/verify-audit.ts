@@ -114,12 +114,13 @@ async function missingClosingEntry(state: StateDb): Promise<string | null> {
 
 /**
  * A hash chain cannot show that entries were cut from its end. The checkpoints can: every
- * completed batch committed its audit entry in the same transaction, so a sweep with more
- * completed batches than batch entries lost entries.
+ * completed batch that changed rows committed its audit entry in the same transaction, so
+ * a sweep with more such batches than batch entries lost entries. (A batch that changed
+ * nothing may have written none: the sweep's closing entry counts those.)
  */
 async function missingBatchEntries(state: StateDb): Promise<string | null> {
   const { rows } = await state.db.pool.query<{ sweep_id: string; done: string; audited: string }>(
-    `WITH done AS (SELECT sweep_id, count(*) AS n FROM ${state.table('batches')} WHERE done GROUP BY sweep_id),
+    `WITH done AS (SELECT sweep_id, count(*) AS n FROM ${state.table('batches')} WHERE done AND rows <> 0 GROUP BY sweep_id),
           audited AS (SELECT entry->>'sweepId' AS sweep_id, count(*) AS n FROM ${state.table('audit_log')}
                        WHERE entry->>'event' = 'batch' GROUP BY 1)
      SELECT d.sweep_id, d.n AS done, coalesce(a.n, 0) AS audited

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { DateTime } from 'luxon';
+import { DateTime, Duration } from 'luxon';
 import { existsSync } from 'node:fs';
 import { isError, UserError } from '../errors.js';
 import type { AnchorRange } from '../policy/expiry.js';
 import type { Config } from '../policy/config.js';
 import type { Rule } from '../policy/rule.js';
 import { loadConfig } from '../policy/load-config.js';
-import { confirmToken, exceedsLimits } from '../planner/blast-radius.js';
+import { confirmToken, judgeLimits } from '../planner/blast-radius.js';
 import { limitedCount } from '../planner/limited-count.js';
 import { planSweep } from '../planner/plan-sweep.js';
+import { sweepLag, type SweepLag } from '../executor/next-expiry.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
 import { exceptHeld, expired } from '../stores/selection.js';
@@ -43,6 +44,13 @@ interface RulePlan {
   unjudged: Unjudged;
   /** A hold on the whole rule: a sweep now would not start. */
   ruleHold: HoldRecord | null;
+  /** Partitions a sweep now would drop whole (their rows are in `affected`); absent or empty when none. */
+  drops?: string[];
+  /**
+   * How late the rule is: how long ago (at the plan's `now`) the oldest expired item still
+   * present reached its end, and that end; absent when the store cannot tell.
+   */
+  lag?: SweepLag | null;
   /**
    * Of `affected`, items a sweep now would keep because their subject is on legal hold;
    * undefined when no subject hold reaches the rule, null when some do but cannot be
@@ -90,6 +98,9 @@ export function definePlan(plan: Command): void {
           if (holds.held === null) result.held = null;
           else if (holds.held.length > 0) result.held = affected - (await store.count(rule, exceptHeld(selection, holds.held), runtime.contextFor(rule)));
           if (previous) result.change = await compare(runtime, previous, rule, plan.ranges, affected, now);
+          result.drops = (await store.partitionsToDrop?.(rule, selection)) ?? [];
+          // Items a subject hold keeps are not late: left out when the held ids can be read.
+          result.lag = await sweepLag(runtime, rule, now, plan.ranges, holds.held ?? []);
           plans.push(result);
         }
         if (options.json) {
@@ -123,6 +134,12 @@ export function definePlan(plan: Command): void {
           if (p.held === null) console.log(`${p.rule.id}: subjects on legal hold may keep some of the affected items; set RETENTION_AUDIT_KEY to count them`);
           else if (p.held !== undefined) console.log(`${p.rule.id}: ${p.held} of the affected items are kept while their subjects are on legal hold`);
           if (p.ruleHold) console.log(`rule ${p.rule.id} is on legal ${describeHold(p.ruleHold)}: a sweep would not start`);
+          if (p.drops && p.drops.length > 0) {
+            console.log(`${p.rule.id} drops ${p.drops.length} wholly expired partition(s), their rows counted in "affected": ${p.drops.join(', ')}`);
+          }
+          if (p.lag && p.lag.lagMs > 0) {
+            console.log(`${p.rule.id}: lag ${formatLag(p.lag.lagMs)}: the oldest expired item still present reached its end at ${p.lag.oldestExpiredEnd}`);
+          }
         }
         if (previous) {
           for (const id of removedRules(previous, config)) console.log(`rule ${id} is in ${previous.file} but not in ${config.file}: it would stop sweeping`);
@@ -156,8 +173,19 @@ function toJson(p: RulePlan) {
     ...(p.blocked ? { blocked: p.blocked } : {}),
     ...(p.change ? { diff: p.change } : {}),
     ...(p.held !== undefined ? { held: p.held } : {}),
+    ...(p.drops && p.drops.length > 0 ? { dropsPartitions: p.drops } : {}),
     ...(p.ruleHold ? { onHold: { id: p.ruleHold.id, reason: p.ruleHold.reason, until: p.ruleHold.until?.toISOString() ?? null } } : {}),
+    ...(p.lag ? { lagMs: p.lag.lagMs, oldestExpiredEnd: p.lag.oldestExpiredEnd } : {}),
   };
+}
+
+/** A lag for people: `4.2s`, `3m 20s`, `2d 5h 3m`. */
+function formatLag(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
+  const d = Duration.fromMillis(ms).shiftTo('days', 'hours', 'minutes', 'seconds');
+  const parts: [number, string][] = [[d.days, 'd'], [d.hours, 'h'], [d.minutes, 'm'], [Math.floor(d.seconds), 's']];
+  const first = parts.findIndex(([n]) => n > 0);
+  return parts.slice(first, first + 3).filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`).join(' ');
 }
 
 /** False until the state schema is first migrated (plan never migrates it): then no hold exists. */
@@ -195,7 +223,8 @@ async function holdsNow(runtime: Runtime, rule: Rule): Promise<{ ruleHold: HoldR
  */
 async function blockedBy(runtime: Runtime, rule: Rule, affected: number): Promise<RulePlan['blocked']> {
   if (rule.limits.maxRowsPerRun === null && rule.limits.maxFraction >= 1) return null;
-  const reason = exceedsLimits(rule.limits, affected, await runtime.storeFor(rule).total(rule));
+  const store = runtime.storeFor(rule);
+  const { reason } = await judgeLimits(rule.limits, affected, (atLeast) => store.total(rule, atLeast));
   return reason === null ? null : { reason, confirm: confirmToken(rule.hash, affected) };
 }
 

@@ -7,6 +7,7 @@ import { reconcileSweeps } from '../queue/reconcile-sweeps.js';
 import { enqueueOpenRequests } from '../queue/enqueue-requests.js';
 import { expireRequests } from '../executor/expire-requests.js';
 import { enqueueDueDrains } from '../queue/enqueue-drains.js';
+import { seedNextExpiries } from '../queue/next-expiry-jobs.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { connectForWork } from './connect-for-work.js';
 import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
@@ -64,12 +65,20 @@ export function defineWorker(worker: Command): void {
             if (expired.length > 0) log.info({ requests: expired.length }, 'request records past requests.keep removed');
           })
           .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
+        // Each rule's next expiry, queued as one delayed sweep (src/queue/next-expiry-jobs.ts):
+        // at the start and when Redis comes back (its pending jobs may be gone), never
+        // periodically, so that with nothing due the tables are not read in between.
+        if (why !== 'periodic') {
+          seedNextExpiries(runtime, queue)
+            .then((offers) => log.info({ why, nextExpiry: Object.fromEntries(offers) }, 'next expiries queued'))
+            .catch((error) => log.error({ why, err: redactText((error as Error).message) }, 'could not queue next expiries'));
+        }
       };
       connection.on('ready', () => restore('redis reconnected'));
       const reconcileTimer = setInterval(() => restore('periodic'), RECONCILE_EVERY_MS);
       restore('startup');
       const concurrency = concurrencyOption ?? config.worker.concurrency;
-      const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue });
+      const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue, nextExpiry: true });
       // What an operator must see is logged at warn or error, with the rule and the reason:
       // a sweep that touched nothing (blocked, or not started: its rule is on legal hold),
       // that was ended (superseded, failed), or a job that was refused.

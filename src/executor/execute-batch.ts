@@ -2,7 +2,7 @@ import { appendAudit } from '../audit/append-audit.js';
 import { keyDigest } from '../audit/key-digest.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { completeBatch, lockBatch, readSweepBatch, type SweepStatus } from '../state/sweeps.js';
+import { completeBatch, countEmptyBatches, lockBatch, readSweepBatch, type SweepStatus } from '../state/sweeps.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import type { SqlClient } from '../state/sql-client.js';
 import { withTransaction } from '../stores/postgres/connect.js';
@@ -20,6 +20,8 @@ export interface BatchOutcome {
   ended?: { status: SweepStatus; reason: string | null; ruleId: string };
   /** Set when the batch queued objects its rows owned (`cascade:`): the store whose outbox to drain. */
   drain?: string;
+  /** Set when this batch was its sweep's last: the sweep is done (next-expiry scheduling starts from it). */
+  finished?: true;
 }
 
 /** Thrown for a batch that cannot run however often it is retried. */
@@ -62,11 +64,12 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     rule,
     // The selection the sweep was planned with: the ranges recorded at its `now`.
     selection: expired(rangesFromJson(sweep.ranges)),
-    keyRange: { after: batch.after, upTo: batch.upTo },
+    keyRange: { after: batch.after, upTo: batch.upTo, ...(batch.partitions ? { partitions: batch.partitions } : {}), ...(batch.outside ? { outside: batch.outside } : {}) },
     dryRun: sweep.dryRun,
     context: runtime.contextFor(rule),
     origin: { sweepId, idx },
   };
+  let sweepFinished = false;
   const record = async (client: SqlClient, result: BatchResult, evenIfEnded: boolean) => {
     // Digested before anything is written: a raw key must never reach the audit log.
     const skippedRows = result.skipped?.map(({ key, reason }) => {
@@ -78,6 +81,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       return { key: keyDigest(runtime.auditKey, key), reason };
     });
     const { sweep: updated, finished } = await completeBatch(client, state, sweepId, idx, result.rows, { evenIfEnded });
+    sweepFinished = finished;
     if (!updated) throw new SweepEndedError(`sweep ${sweepId} ended while batch ${idx} ran`);
     const details = {
       ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),
@@ -85,10 +89,16 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       ...(result.objects && Object.keys(result.objects).length > 0 ? { objectsQueued: result.objects } : {}),
       ...(skippedRows && skippedRows.length > 0 ? { skippedRows } : {}),
       ...(result.held ? { held: result.held } : {}),
+      ...(result.dropped && result.dropped.length > 0 ? { dropped: result.dropped } : {}),
+      ...(result.partitionKept && result.partitionKept.length > 0 ? { partitionKept: result.partitionKept } : {}),
     };
-    // The audit lock is held until commit, so it is taken last.
-    await appendAudit(client, state, { ...sweepAuditEntry(sweep, 'batch', result.rows, { idx }), ...details });
-    if (finished) await appendAudit(client, state, sweepAuditEntry(updated, 'sweep-finished', updated.rowsAffected));
+    const empty = finished ? await countEmptyBatches(client, state, sweepId) : 0;
+    // The audit lock is held until commit, so it is taken last. A batch that changed, kept
+    // and skipped nothing writes no entry: the closing entry counts it (`batches.empty`).
+    if (result.rows !== 0 || Object.keys(details).length > 0) {
+      await appendAudit(client, state, { ...sweepAuditEntry(sweep, 'batch', result.rows, { idx }), ...details });
+    }
+    if (finished) await appendAudit(client, state, sweepAuditEntry(updated, 'sweep-finished', updated.rowsAffected, undefined, { total: updated.batchesTotal, empty }));
   };
 
   // Legal holds are read inside the state transaction that records the batch, under the
@@ -121,7 +131,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       });
       if (ruleHold) return stopHeld(ruleHold);
       if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
-      return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result) };
+      return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result), ...(sweepFinished ? { finished: true as const } : {}) };
     } catch (error) {
       // The sweep was cancelled or ended while this batch ran: its change rolled back.
       if (error instanceof SweepEndedError) return endedOutcome(await reread(runtime, sweepId, idx));
@@ -146,7 +156,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   if (ruleHold) return stopHeld(ruleHold);
   if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
   if (!result) return { rows: 0, skipped: true };
-  return { rows: result.rows, skipped: false, ...drainOf(rule.store, spec, result) };
+  return { rows: result.rows, skipped: false, ...drainOf(rule.store, spec, result), ...(sweepFinished ? { finished: true as const } : {}) };
 }
 
 /** The outbox to drain once the batch committed: when its DELETE queued objects (never in a dry run). */

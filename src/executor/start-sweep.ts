@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendAudit } from '../audit/append-audit.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
-import { confirmToken, exceedsLimits, tokenAllows } from '../planner/blast-radius.js';
+import { confirmToken, judgeLimits, tokenAllows } from '../planner/blast-radius.js';
 import { limitedCount } from '../planner/limited-count.js';
 import { planSweep, rangesToJson, type SweepPlan } from '../planner/plan-sweep.js';
 import type { Rule } from '../policy/rule.js';
@@ -11,6 +11,7 @@ import { findTrigger } from '../state/triggers.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import { expired } from '../stores/selection.js';
 import { endSweep, outdatedBy } from './end-sweep.js';
+import { sweepLag } from './next-expiry.js';
 import { sweepOnHold } from './sweep-on-hold.js';
 import { readSweepTrigger, type SweepStarted } from './sweep-trigger.js';
 
@@ -107,7 +108,14 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
     const plan = planSweep(data.rule, now);
     const blocked = await checkLimits(runtime, data, plan);
     const store = runtime.storeFor(data.rule);
-    const batches = blocked ? [] : await store.partition(data.rule, expired(plan.ranges));
+    const batches = blocked ? [] : await store.partition(data.rule, expired(plan.ranges), runtime.contextFor(data.rule));
+    // Nothing to do (the store found no expired item through an index): the sweep is
+    // recorded done at once, with its one closing entry, instead of one entry per empty batch.
+    const empty = !blocked && batches.length === 0;
+    // How late this sweep is for the oldest expired item still present (none: 0), for its
+    // closing audit entry; one index probe (src/executor/next-expiry.ts). A measurement: a
+    // probe that fails leaves it out, and the batches meet (and report) the same trouble.
+    const lag = empty ? { lagMs: 0 } : await sweepLag(runtime, data.rule, now, plan.ranges).catch(() => null);
     const sweep: NewSweep = {
       id: sweepId,
       rule: data.rule,
@@ -120,23 +128,26 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
       now,
       ranges: rangesToJson(plan.ranges),
       batches,
-      status: blocked ? 'blocked' : 'running',
+      status: blocked ? 'blocked' : empty ? 'done' : 'running',
       confirmToken: blocked ? null : (data.confirm ?? null),
       blocked,
+      lagMs: lag?.lagMs ?? null,
     };
     const inserted = await withTransaction(state.db, async (client) => {
       const held = await sweepOnHold(runtime, client, data.rule, data.actor);
       if (held) return held;
       if (!(await insertSweep(client, state, sweep))) return false;
-      if (blocked) {
+      if (blocked || empty) {
         const summary = { source: data.rule.source, store: data.rule.store, target: sweep.target, action: data.rule.action };
-        const record: SweepRecord = { ...sweep, ruleId: data.rule.id, summary, status: 'blocked', batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
-        await appendAudit(client, state, sweepAuditEntry(record, 'blocked', blocked.affected));
+        const status = blocked ? 'blocked' : 'done';
+        const record: SweepRecord = { ...sweep, ruleId: data.rule.id, summary, status, batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
+        await appendAudit(client, state, blocked ? sweepAuditEntry(record, 'blocked', blocked.affected) : sweepAuditEntry(record, 'sweep-finished', 0, undefined, { total: 0, empty: 0 }));
       }
       return true;
     });
     if (typeof inserted === 'object') return result({ sweepId, joined: false, batches: 0, held: inserted });
     if (inserted && blocked) return result({ sweepId, joined: false, batches: 0, blocked });
+    if (inserted && empty) return result({ sweepId, joined: false, batches: 0 });
     if (inserted) return resume(runtime, sweepId, batches.length, false, result);
     // Lost a race with another trigger of the same rule: go round and join it.
   }
@@ -238,9 +249,10 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
     cascaded: (await store.countCascades?.(rule, selection, context)) ?? {},
     objects: (await store.countObjects?.(rule, selection, context)) ?? {},
   });
-  const total = await store.total(rule);
-  const reason = exceedsLimits(rule.limits, affected, total);
+  const judged = await judgeLimits(rule.limits, affected, (atLeast) => store.total(rule, atLeast));
+  const reason = judged.reason;
   if (reason === null) return null;
+  const total = judged.total ?? (await store.total(rule));
   if (data.confirm !== undefined && tokenAllows(data.confirm, rule.hash, affected)) return null;
   return {
     affected,

@@ -19,6 +19,27 @@ export function exceedsLimits(limits: Limits, affected: number, total: number): 
 }
 
 /**
+ * The limits judged with as little counting as they need: the table's total is asked for
+ * only when the fraction limit applies (over FRACTION_FLOOR_ROWS affected, maxFraction
+ * below 1, the row limit not already exceeded), and then only up to the first count that
+ * settles it: once the table holds `floor(affected / maxFraction) + 1` items, the fraction
+ * is below the limit whatever the rest. A steady-state sweep of a few thousand rows of a
+ * 400M-row table so counts a few thousand more, not 400M (`Store.total`'s `atLeast`).
+ * A blocked sweep shows the exact total (an exact count is only skipped when it passes).
+ */
+export async function judgeLimits(
+  limits: Limits,
+  affected: number,
+  total: (atLeast?: number) => Promise<number>,
+): Promise<{ reason: string | null; total: number | null }> {
+  const byRows = exceedsLimits({ ...limits, maxFraction: 1 }, affected, 0);
+  if (byRows !== null) return { reason: byRows, total: await total() };
+  if (affected <= FRACTION_FLOOR_ROWS || limits.maxFraction >= 1) return { reason: null, total: null };
+  const counted = await total(Math.floor(affected / limits.maxFraction) + 1);
+  return { reason: exceedsLimits(limits, affected, counted), total: counted };
+}
+
+/**
  * A confirmation for one rule definition and count: `<count>.<check>`. It allows a sweep of
  * at most that many rows of the rule as resolved (its definition hash, `Rule.hash`: after
  * `${VAR}` interpolation, with its store); a bigger sweep, or any change to what the rule

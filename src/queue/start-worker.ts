@@ -21,12 +21,14 @@ export interface StartWorkerOptions {
   prefix: string;
   concurrency: number;
   queue: SweepQueue;
+  /** Queue each rule's next expiry after manual sweeps too (the `retention worker` service); after scheduled ones always. Default false. */
+  nextExpiry?: boolean;
 }
 
 /** A BullMQ worker that runs the jobs in jobs/ against this runtime. */
 export async function startWorker(runtime: Runtime, options: StartWorkerOptions): Promise<Worker> {
   const handlers = await loadJobs();
-  const deps = { runtime, queue: options.queue };
+  const deps = { runtime, queue: options.queue, nextExpiry: options.nextExpiry === true };
   const processor = async (job: Job) => {
     const handler = handlers.get(job.name);
     if (!handler) throw new UnrecoverableError(`no handler for job kind ${JSON.stringify(job.name)} (known: ${[...handlers.keys()].join(', ')})`);

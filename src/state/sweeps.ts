@@ -1,5 +1,5 @@
 import { ACTIONS, persistRule, readPersistedRule, type Action, type Rule } from '../policy/rule.js';
-import type { KeyRange } from '../stores/store.js';
+import type { KeyRange, PartitionRef } from '../stores/store.js';
 import type { SqlClient } from './sql-client.js';
 import type { StateDb } from './state-db.js';
 
@@ -55,6 +55,12 @@ export interface SweepRecord {
   reason: string | null;
   createdAt: Date;
   finishedAt: Date | null;
+  /**
+   * How late the sweep was, when planned, for the oldest expired item still present (ms;
+   * 0 when none was), carried by its closing audit entry. Null when the store cannot tell
+   * and for sweeps planned before it was recorded.
+   */
+  lagMs?: number | null;
 }
 
 /**
@@ -81,14 +87,19 @@ export interface NewSweep {
   now: Date;
   ranges: { from: string | null; to: string }[];
   batches: KeyRange[];
-  /** 'blocked': over its limits; recorded for the audit trail, with no batches. */
-  status: 'running' | 'blocked';
+  /**
+   * 'blocked': over its limits; 'done': nothing to do (no batches): recorded for the audit
+   * trail, with no batches, and ended at once.
+   */
+  status: 'running' | 'blocked' | 'done';
   confirmToken: string | null;
   blocked: BlockedSweep | null;
   triggerId: string | null;
+  /** The lag when planned (`SweepRecord.lagMs`); null or absent when the store cannot tell. */
+  lagMs?: number | null;
 }
 
-const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, target, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at`;
+const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, target, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at, lag_ms`;
 
 function toRecord(row: Record<string, unknown>): SweepRecord {
   const rule = readPersistedRule(row.rule);
@@ -116,6 +127,7 @@ function toRecord(row: Record<string, unknown>): SweepRecord {
     reason: (row.reason as string | null) ?? null,
     createdAt: row.created_at as Date,
     finishedAt: (row.finished_at as Date | null) ?? null,
+    lagMs: row.lag_ms === null || row.lag_ms === undefined ? null : Number(row.lag_ms),
   };
 }
 
@@ -140,8 +152,8 @@ export async function findRunningSweep(state: StateDb, ruleId: string, dryRun: b
  */
 export async function insertSweep(client: SqlClient, state: StateDb, sweep: NewSweep): Promise<boolean> {
   const inserted = await client.query(
-    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at, rule_hash, trigger_id, target)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'blocked' THEN now() END, $14, $15, $16)
+    `INSERT INTO ${state.table('sweeps')} (id, rule_id, config_hash, rule, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, finished_at, rule_hash, trigger_id, target, lag_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 <> 'running' THEN now() END, $14, $15, $16, $17)
      ON CONFLICT (rule_id, dry_run) WHERE status = 'running' DO NOTHING`,
     [
       sweep.id,
@@ -161,13 +173,21 @@ export async function insertSweep(client: SqlClient, state: StateDb, sweep: NewS
       sweep.rule.hash,
       sweep.triggerId,
       sweep.target,
+      sweep.lagMs ?? null,
     ],
   );
   if (inserted.rowCount === 0) return false;
   await client.query(
-    `INSERT INTO ${state.table('batches')} (sweep_id, idx, after_key, up_to_key)
-     SELECT $1, ord - 1, after_key, up_to_key FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS b(after_key, up_to_key, ord)`,
-    [sweep.id, sweep.batches.map((b) => b.after), sweep.batches.map((b) => b.upTo)],
+    `INSERT INTO ${state.table('batches')} (sweep_id, idx, after_key, up_to_key, partition, outside)
+     SELECT $1, ord - 1, after_key, up_to_key, partition::jsonb, outside::jsonb
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS b(after_key, up_to_key, partition, outside, ord)`,
+    [
+      sweep.id,
+      sweep.batches.map((b) => b.after),
+      sweep.batches.map((b) => b.upTo),
+      sweep.batches.map((b) => (b.partitions ? JSON.stringify(b.partitions.map((p) => ({ name: p.name, bound: p.bound }))) : null)),
+      sweep.batches.map((b) => (b.outside ? JSON.stringify({ column: b.outside.column, ranges: b.outside.ranges }) : null)),
+    ],
   );
   return true;
 }
@@ -191,14 +211,27 @@ export async function readSweepBatch(
   idx: number,
 ): Promise<{ sweep: SweepRecord; batch: (KeyRange & { done: boolean }) | null } | null> {
   const { rows } = await state.db.pool.query(
-    `SELECT ${SWEEP_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, b.after_key, b.up_to_key, b.done AS batch_done, b.idx AS batch_idx
+    `SELECT ${SWEEP_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, b.after_key, b.up_to_key, b.partition AS batch_partition, b.outside AS batch_outside, b.done AS batch_done, b.idx AS batch_idx
        FROM ${state.table('sweeps')} s LEFT JOIN ${state.table('batches')} b ON b.sweep_id = s.id AND b.idx = $2
       WHERE s.id = $1`,
     [sweepId, idx],
   );
   const row = rows[0];
   if (!row) return null;
-  const batch = row.batch_idx === null ? null : { after: row.after_key as string | null, upTo: row.up_to_key as string | null, done: row.batch_done as boolean };
+  // A drop batch's partitions (one object: recorded before drop batches were grouped).
+  const recorded = row.batch_partition as PartitionRef[] | PartitionRef | null;
+  const partitions = recorded === null ? null : Array.isArray(recorded) ? recorded : [recorded];
+  const outside = row.batch_outside as KeyRange['outside'] | null;
+  const batch =
+    row.batch_idx === null
+      ? null
+      : {
+          after: row.after_key as string | null,
+          upTo: row.up_to_key as string | null,
+          ...(partitions ? { partitions } : {}),
+          ...(outside ? { outside } : {}),
+          done: row.batch_done as boolean,
+        };
   return { sweep: toRecord(row), batch };
 }
 
@@ -256,6 +289,12 @@ export async function completeBatch(
   // The last batch (or one recorded after its sweep ended): the key bounds go now.
   if (sweep.status !== 'running') await clearKeyBounds(client, state, sweepId);
   return { sweep, finished: sweep.status === 'done' };
+}
+
+/** Batches of a sweep recorded done with 0 rows: for its closing audit entry. */
+export async function countEmptyBatches(client: SqlClient, state: StateDb, sweepId: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${state.table('batches')} WHERE sweep_id = $1 AND done AND rows = 0`, [sweepId]);
+  return Number(rows[0]!.n);
 }
 
 /**

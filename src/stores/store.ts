@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../errors.js';
+import type { AnchorRange } from '../policy/expiry.js';
 import type { Rule } from '../policy/rule.js';
 import type { SqlClient } from '../state/sql-client.js';
 import type { Selection } from './selection.js';
@@ -7,6 +8,36 @@ import type { Selection } from './selection.js';
 export interface KeyRange {
   after: string | null;
   upTo: string | null;
+  /**
+   * A drop batch (PostgreSQL range partitions): the partitions it drops whole, oldest
+   * first, each if, when the batch runs, it is still attached with this bound and wholly
+   * expired; the expired rows of any that may not go are deleted row by row instead (the
+   * key bounds are then open). Recorded with the batch; a partition's name and bound are
+   * not personal data.
+   */
+  partitions?: PartitionRef[];
+  /**
+   * Set by a store at run time, never recorded: only rows whose `column` lies in one of
+   * these `[from, to)` ranges (bound values as text, read as the column's type; null is
+   * unbounded). Partitions' bounds, so a drop batch that deletes row by row touches only
+   * their rows.
+   */
+  within?: { column: string; ranges: { from: string | null; to: string | null }[] };
+  /**
+   * The row batches of a sweep that drops partitions: only rows whose `column` lies in
+   * none of these `[from, to)` ranges (the bounds of the partitions its drop batches handle,
+   * as planned, adjacent ones merged), so that no row is both dropped and deleted, in
+   * whatever order the batches run. Recorded with the batch.
+   */
+  outside?: { column: string; ranges: { from: string | null; to: string | null }[] };
+}
+
+/** A partition a batch may drop: its qualified name and its bound as planned. */
+export interface PartitionRef {
+  /** Schema-qualified, quoted where needed, as PostgreSQL's `%I.%I` writes it: `app.logs_2024_01`. */
+  name: string;
+  /** The bound as PostgreSQL printed it at planning: `FOR VALUES FROM ('2024-01-01 00:00:00+00') TO (...)`. */
+  bound: string;
 }
 
 /** Counts of items whose anchor a store cannot judge, by reason. Empty when there are none. */
@@ -63,6 +94,17 @@ export interface BatchResult {
    * hold (`exceptSubjects`); absent or 0 when none were held.
    */
   held?: number;
+  /**
+   * A drop batch: each partition it dropped, with the rows it held, counted exactly under
+   * lock before the drop (`rows` of the batch counts them too). Absent when it dropped none.
+   */
+  dropped?: { partition: string; rows: number }[];
+  /**
+   * A drop batch (not a dry run): each planned partition whose expired rows it deleted one
+   * by one instead of dropping it, and why (a hold, a trigger, its bound changed, a lock
+   * not had in time). Names only, no data.
+   */
+  partitionKept?: { partition: string; reason: string }[];
 }
 
 /** What the executor found, inside the batch's transaction, before the change. */
@@ -112,9 +154,12 @@ export interface Store<Target = unknown> {
   /**
    * All items the rule's target holds, for the fraction limit; for a delete rule whose
    * deletes cascade, plus the rows of every table they reach (as `countCascades` adds
-   * those tables' rows to the affected count).
+   * those tables' rows to the affected count). With `atLeast`, a store may stop counting
+   * once it has that many and return any number >= `atLeast`: the fraction limit needs no
+   * more (`judgeLimits`), and an exact count of a huge table at every sweep would make each
+   * sweep cost the whole table. Below `atLeast` the count must be exact.
    */
-  total(rule: Rule<Target>): Promise<number>;
+  total(rule: Rule<Target>, atLeast?: number): Promise<number>;
   /**
    * Rows other tables would lose (`schema.table`) or have rewritten (`schema.table (set
    * null)`) through foreign keys if the selected rows were deleted now: for `plan` and the
@@ -139,9 +184,18 @@ export interface Store<Target = unknown> {
   ): Promise<{ newly: number; noLonger: number }>;
   /**
    * Key ranges of about `rule.batchSize` items each covering the selection (opaque string
-   * bounds); one open range when the kind cannot split.
+   * bounds); one open range when the kind cannot split. None when the store can tell, from
+   * an index, that the selection holds nothing now: the sweep then ends at once, with one
+   * audit entry instead of one per empty batch. `context` lets a store leave out items an
+   * anonymize rule has already done.
    */
-  partition(rule: Rule<Target>, selection: Selection): Promise<KeyRange[]>;
+  partition(rule: Rule<Target>, selection: Selection, context?: StoreContext): Promise<KeyRange[]>;
+  /**
+   * For `plan`: the partitions (qualified names) a sweep of the selection would drop whole
+   * instead of deleting their rows one by one (PostgreSQL range partitions wholly
+   * expired). Their rows are in `count`. Kinds without partitions omit it.
+   */
+  partitionsToDrop?(rule: Rule<Target>, selection: Selection): Promise<string[]>;
   /**
    * Erasure requests and replay (`subject:` rules): the raw subject values the rule's items
    * carry, in pages (a value may repeat across pages). Replay after a restore knows people
@@ -165,6 +219,21 @@ export interface Store<Target = unknown> {
    * action omit it.
    */
   cancelExpiry?(rule: Rule<Target>, subject: string | null): Promise<number>;
+  /**
+   * Next-expiry scheduling: the smallest anchor (epoch ms; `ms + 0.5` for one with digits
+   * below the millisecond) of the items the rule covers (its `where` filters, whatever
+   * their action has done) whose anchor lies in none of `expired` (the ranges of a sweep's
+   * `now`: not yet expired then) and, when given, in one of `within`; null when there is
+   * none. An index probe where the anchor is indexed, never a scan of the expired items.
+   * Kinds that cannot find it without reading every item omit it.
+   */
+  nextExpiring?(rule: Rule<Target>, expired: readonly AnchorRange[], within?: readonly AnchorRange[]): Promise<number | null>;
+  /**
+   * The smallest anchor (as `nextExpiring`) among the items the selection selects now
+   * (expired, not of a held subject, for anonymize not yet anonymized): the oldest expired
+   * item still present, for the rule's lag. Null when there is none.
+   */
+  oldestPending?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<number | null>;
   /** Deletes or anonymizes (or, dry, counts) one batch. */
   apply(batch: BatchSpec<Target>, journal?: BatchJournal): Promise<BatchResult>;
   /** True when `apply` runs a journal in the same transaction as the state database at `stateUrl`. */

@@ -47,7 +47,8 @@ describe('a row changed since the sweep was planned', () => {
     const sweep = await plannedSweep(env, config, runtime);
     await env.sql(`UPDATE ${env.schema}.orders SET at = now() WHERE id = 3`);
 
-    expect(await executeBatch(runtime, sweep.id, 0)).toEqual({ rows: 4, skipped: false });
+    // Its one batch: the sweep is done (`finished`, for next-expiry scheduling).
+    expect(await executeBatch(runtime, sweep.id, 0)).toEqual({ rows: 4, skipped: false, finished: true });
     const rows = await env.sql<{ id: number; email: string }>(`SELECT id, email FROM ${env.schema}.orders ORDER BY id`);
     expect(rows.map((r) => r.email)).toEqual(['[redacted]', '[redacted]', 'buyer3@example.com', '[redacted]', '[redacted]']);
   });

@@ -32,7 +32,12 @@ describe('a dry run', () => {
     expect(dry!.sweep.batchesDone).toBe(dry!.sweep.batchesTotal);
 
     const entries = await auditOf(env, dry!.sweep.id);
-    expect(entries.map((e) => e.event)).toEqual([...Array<string>(dry!.sweep.batchesTotal).fill('batch'), 'sweep-finished']);
+    // One entry per batch that counted rows (the open range after the last id counts none,
+    // and writes none), then the closing entry, which counts every batch.
+    const batchEntries = entries.filter((e) => e.event === 'batch');
+    expect(entries.map((e) => e.event)).toEqual([...Array<string>(batchEntries.length).fill('batch'), 'sweep-finished']);
+    expect(batchEntries.every((e) => e.rows > 0)).toBe(true);
+    expect(entries.at(-1)).toMatchObject({ batches: { total: dry!.sweep.batchesTotal, empty: dry!.sweep.batchesTotal - batchEntries.length } });
     expect(entries.every((e) => e.dryRun === true)).toBe(true);
     expect(entries.filter((e) => e.event === 'batch').reduce((sum, e) => sum + e.rows, 0)).toBe(200);
     expect((await verifyAudit((await env.runtime(config)).state)).ok).toBe(true);

@@ -74,6 +74,33 @@ describe('mysql store', () => {
     });
   }
 
+  it('plans a sweep of a few expired rows through the anchor index: one batch, or none when nothing expired (issue 8)', async () => {
+    await env.sql(`CREATE TABLE events (id int PRIMARY KEY, at datetime NULL, INDEX (at))`);
+    await env.sql(`INSERT INTO events SELECT seq, ? FROM seq_1_to_3000`, [NEW]);
+    const store = env.store();
+    const rule = env.rule({ batchSize: 100 });
+    // Nothing expired: no batch at all (key ranges would make 31).
+    expect(await store.partition(rule, SELECTION, CONTEXT)).toEqual([]);
+    await env.sql(`UPDATE events SET at = ? WHERE id IN (5, 1500, 2999)`, [OLD]);
+    const ranges = await store.partition(rule, SELECTION, CONTEXT);
+    expect(ranges).toEqual([{ after: null, upTo: null }]);
+    expect((await store.apply({ rule, selection: SELECTION, keyRange: ranges[0]!, dryRun: false, context: CONTEXT })).rows).toBe(3);
+    // Every 12th id expired (1500 already went: 249 rows): bounded by the 100th and 200th
+    // of their keys, 1200 and 2412.
+    await env.sql(`UPDATE events SET at = ? WHERE id % 12 = 0`, [OLD]);
+    const bounded = await store.partition(rule, SELECTION, CONTEXT);
+    expect(bounded).toEqual([
+      { after: null, upTo: '1200' },
+      { after: '1200', upTo: '2412' },
+      { after: '2412', upTo: null },
+    ]);
+    let deleted = 0;
+    for (const keyRange of bounded) deleted += (await store.apply({ rule, selection: SELECTION, keyRange, dryRun: false, context: CONTEXT })).rows;
+    expect(deleted).toBe(249);
+    expect(Number((await env.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE at = ?`, [OLD]))[0]!.n)).toBe(0);
+    expect(Number((await env.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM events`))[0]!.n)).toBe(3000 - 3 - 249);
+  });
+
   it('keeps a row whose anchor or filter column changed after planning', async () => {
     await env.sql(`CREATE TABLE events (id int PRIMARY KEY, at datetime NULL, kind varchar(10) NOT NULL)`);
     await env.sql(`INSERT INTO events VALUES (1, ?, 'log'), (2, ?, 'log'), (3, ?, 'log')`, [OLD, OLD, OLD]);

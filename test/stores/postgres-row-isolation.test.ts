@@ -45,7 +45,10 @@ describe('a batch with rows the statement fails on', () => {
     expect(await ids('users')).toEqual(['7', '11']);
   });
 
-  it('deletes the other expired rows and reports one whose date anchor cannot be read as a timestamp', async () => {
+  it('keeps a date anchor too far ahead for a timestamp, without failing on it (it is not expired)', async () => {
+    // Such a date once failed the batch's statement (reading it as a timestamp overflows)
+    // and was isolated and reported as skipped; the anchor's index bound (a plain date
+    // comparison, cheaper, so evaluated first) now leaves it out before it is read so.
     await env.sql(`CREATE TABLE ${env.schema}.visits (id int PRIMARY KEY, day date)`);
     await env.sql(`INSERT INTO ${env.schema}.visits SELECT g, current_date - 400 FROM generate_series(1, 6) g`);
     await env.sql(`INSERT INTO ${env.schema}.visits VALUES (7, '300000-01-01'), (8, current_date)`);
@@ -53,7 +56,7 @@ describe('a batch with rows the statement fails on', () => {
     const result = await applyWhole({ table: 'visits', anchor: 'day', action: 'delete' });
 
     expect(result.rows).toBe(6);
-    expect(result.skipped).toEqual([{ key: '7', reason: expect.stringMatching(/out of range.*SQLSTATE 22008/) }]);
+    expect(result.skipped ?? []).toEqual([]);
     expect(await ids('visits')).toEqual(['7', '8']);
   });
 

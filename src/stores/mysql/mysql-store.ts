@@ -14,6 +14,8 @@ import type { MysqlTarget } from './mysql-target.js';
 import { changeIsolatingRows } from '../sql/isolate-failing-rows.js';
 import { catalogNames, isRowError, rowErrorReason } from './row-errors.js';
 import {
+  anchorIndexStatement,
+  expiredBoundariesStatement,
   batchKeysStatement,
   batchStatement,
   boundaryStatement,
@@ -34,6 +36,12 @@ import {
   unjudgedStatement,
 } from './statements.js';
 import type { Rule } from '../../policy/rule.js';
+import type { AnchorRange } from '../../policy/expiry.js';
+import { notExpiredConditions, pendingConditions } from './expiry-statements.js';
+import { smallestAnchor } from './smallest-anchor.js';
+
+/** Up to this many batches' worth of expired rows, a sweep is planned through the anchor index. */
+const ANCHOR_PLAN_BATCHES = 4;
 
 type MysqlRule = Rule<MysqlTarget>;
 
@@ -107,8 +115,8 @@ export class MysqlStore implements Store<MysqlTarget> {
     return result;
   }
 
-  async total(rule: MysqlRule): Promise<number> {
-    const rows = await this.database.rows<{ n: string | number }>(totalStatement(rule));
+  async total(rule: MysqlRule, atLeast?: number): Promise<number> {
+    const rows = await this.database.rows<{ n: string | number }>(totalStatement(rule, atLeast));
     return Number(rows[0]!.n);
   }
 
@@ -134,13 +142,23 @@ export class MysqlStore implements Store<MysqlTarget> {
    * and last ranges are open, so every row, including rows added after planning, lies in
    * exactly one range.
    */
-  async partition(rule: MysqlRule, selection: Selection): Promise<KeyRange[]> {
+  async partition(rule: MysqlRule, selection: Selection, context?: StoreContext): Promise<KeyRange[]> {
     const table = await this.requireTable(rule);
     const parts = this.#selection(rule, table, selection);
     if (parts.ranges === null) {
       if (parts.none) return [{ after: null, upTo: null }];
       const bounds = await this.database.rows<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
       return boundedRanges(bounds.map((b) => b.k));
+    }
+    // Few expired rows and an index on the anchor: batches from those rows alone, or none
+    // (the choice and its reasons are PostgreSQL's: PostgresStore#expiredRowRanges).
+    const [indexed] = await this.database.rows<{ n: string | number }>(anchorIndexStatement(rule, table));
+    if (Number(indexed!.n) > 0) {
+      const limit = ANCHOR_PLAN_BATCHES * rule.batchSize;
+      const rows = await this.database.rows<{ k: string; total: string | number }>(expiredBoundariesStatement(rule, table, parts, rule.batchSize, limit, context ?? null));
+      const total = rows.length === 0 ? 0 : Number(rows[0]!.total);
+      if (total === 0) return [];
+      if (total < limit) return boundedRanges(rows.slice(0, -1).map((r) => r.k));
     }
     const key = columnOf(table, rule.target.key);
     if (keyKind(key) === 'integer') {
@@ -228,6 +246,26 @@ export class MysqlStore implements Store<MysqlTarget> {
       if (groups.length < SUBJECT_PAGE_SIZE) return;
       after = groups[groups.length - 1]!;
     }
+  }
+
+  /**
+   * Next-expiry scheduling: the smallest anchor not expired at a sweep's `now` (an index
+   * probe; see expiry-statements.ts). Null without an index on the anchor: the probe would
+   * read the table, and so would the sweeps it schedules; the rule keeps to its schedule.
+   */
+  async nextExpiring(rule: MysqlRule, expired: readonly AnchorRange[], within?: readonly AnchorRange[]): Promise<number | null> {
+    const table = await this.requireTable(rule);
+    const [indexed] = await this.database.rows<{ n: string | number }>(anchorIndexStatement(rule, table));
+    if (Number(indexed!.n) === 0) return null;
+    return smallestAnchor(this.database, rule, table, notExpiredConditions(rule, table, expired, within));
+  }
+
+  /** The oldest anchor among the rows the selection would change now, for the rule's lag. */
+  async oldestPending(rule: MysqlRule, selection: Selection, context: StoreContext): Promise<number | null> {
+    const table = await this.requireTable(rule);
+    const parts = this.#selection(rule, table, selection);
+    if (parts.none) return null;
+    return smallestAnchor(this.database, rule, table, pendingConditions(rule, table, parts, context));
   }
 
   /**

@@ -26,8 +26,10 @@ export function countStatement(rule: MysqlRule, table: MysqlTable, selection: Se
 }
 
 /** Every row of the table, for the fraction limit. */
-export function totalStatement(rule: MysqlRule): Fragment {
-  return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)}`;
+export function totalStatement(rule: MysqlRule, atLeast?: number): Fragment {
+  if (atLeast === undefined) return sql`SELECT COUNT(*) AS n FROM ${qualified(rule.target.table)}`;
+  // Counting stops where the fraction limit is settled (see `judgeLimits`).
+  return sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${qualified(rule.target.table)} LIMIT ${integer(atLeast)}) AS t`;
 }
 
 /**
@@ -203,6 +205,39 @@ export function boundaryStatement(rule: MysqlRule, table: MysqlTable, after: str
   return sql`SELECT ${keyText(key)} AS k FROM ${qualified(rule.target.table)} ${from} ORDER BY ${ident(key.name)} LIMIT 1 OFFSET ${integer(size - 1)}`;
 }
 
+/**
+ * Whether some index of the table starts with the anchor column: then a sweep's expired
+ * rows are found through it (`expiredBoundariesStatement`).
+ */
+export function anchorIndexStatement(rule: MysqlRule, table: MysqlTable): Fragment {
+  const name = table.resolvedName.slice(table.database.length + 1);
+  return sql`SELECT COUNT(*) AS n FROM information_schema.STATISTICS
+              WHERE TABLE_SCHEMA = ${table.database} AND TABLE_NAME = ${name} AND COLUMN_NAME = ${rule.target.anchor} AND SEQ_IN_INDEX = 1`;
+}
+
+/**
+ * The batches of a sweep with few expired rows, through the anchor index: every `size`-th
+ * key, in key order, of the rows the selection would change, then the last with their
+ * count (`total`), reading at most `limit` of them (`total` = `limit`: too many to plan
+ * so). Without the anonymize context, rows already anonymized count too (more batches,
+ * never fewer rows covered). As PostgreSQL's (src/stores/postgres/statements.ts).
+ */
+export function expiredBoundariesStatement(
+  rule: MysqlRule,
+  table: MysqlTable,
+  selection: SelectionParts,
+  size: number,
+  limit: number,
+  context: AnonymizeContext | null,
+): Fragment {
+  const key = columnOf(table, rule.target.key);
+  const where = context ? rulePredicate(rule, table, selection, context) : selectionPredicate(rule, table, selection);
+  return sql`SELECT k, total FROM (SELECT k, ROW_NUMBER() OVER (ORDER BY kk) AS n, COUNT(*) OVER () AS total
+                                     FROM (SELECT ${ident(key.name)} AS kk, ${keyText(key)} AS k FROM ${qualified(rule.target.table)}
+                                            WHERE ${where} LIMIT ${integer(limit)}) AS e) AS s
+              WHERE MOD(n, ${integer(size)}) = 0 OR n = total ORDER BY n`;
+}
+
 /** The smallest and largest key (two index probes), as text. */
 export function keySpanStatement(rule: MysqlRule, table: MysqlTable): Fragment {
   const key = columnOf(table, rule.target.key);
@@ -299,7 +334,7 @@ function heldIn(rule: MysqlRule, table: MysqlTable, values: readonly string[]): 
 }
 
 /** A real date: `0000-00-00` and zero days or months give NULL when moved by nothing. */
-function validAnchor(anchor: Fragment): Fragment {
+export function validAnchor(anchor: Fragment): Fragment {
   return sql`(${anchor} + INTERVAL 0 DAY) IS NOT NULL`;
 }
 
@@ -326,7 +361,7 @@ function intervalsFor(ranges: readonly AnchorRange[], zone: string): WallInterva
  * expires; neither does a zero date. Bounds are microsecond DATETIME(6) values at whole
  * milliseconds, so an anchor with sub-millisecond digits past a bound is never taken early.
  */
-function expiredPredicate(rule: MysqlRule, table: MysqlTable, ranges: readonly AnchorRange[]): Fragment {
+export function expiredPredicate(rule: MysqlRule, table: MysqlTable, ranges: readonly AnchorRange[]): Fragment {
   const column = columnOf(table, rule.target.anchor);
   const anchor = ident(column.name);
   const zone = column.dataType === 'timestamp' ? 'UTC' : rule.target.anchorZone.name;

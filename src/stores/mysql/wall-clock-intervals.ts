@@ -48,7 +48,7 @@ export function wallClockIntervals(ranges: readonly AnchorRange[], zoneName: str
   return merge(out).flatMap(clampToReadings);
 }
 
-function zoneOf(name: string): Zone {
+export function zoneOf(name: string): Zone {
   const fixed = Info.normalizeZone(name);
   if (fixed.isValid && fixed.isUniversal) return fixed;
   const iana = IANAZone.create(name);
@@ -57,7 +57,7 @@ function zoneOf(name: string): Zone {
 }
 
 /** The offset (ms) by which `reading` stands for its instant: instant = reading - offset. */
-function readingOffset(zone: Zone, reading: number): number {
+export function readingOffset(zone: Zone, reading: number): number {
   const before = zone.offset(reading - MAX_OFFSET - DAY) * MINUTE;
   const after = zone.offset(reading + MAX_OFFSET + DAY) * MINUTE;
   const fits = (o: number) => zone.offset(reading - o) * MINUTE === o;

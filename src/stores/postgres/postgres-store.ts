@@ -19,11 +19,13 @@ import { denseKeyRanges, INTEGER_KEY_TYPES } from './key-ranges.js';
 import { boundedRanges } from '../bounded-ranges.js';
 import { inspectRuleValues, resolvedSchema } from './inspect-rule-values.js';
 import {
+  anchorIndexStatement,
   batchKeysStatement,
   batchStatement,
   boundaryStatement,
   changeStatement,
   countStatement,
+  expiredBoundariesStatement,
   heldCountStatement,
   keySpanStatement,
   nullAnchorStatement,
@@ -34,6 +36,11 @@ import {
   totalStatement,
 } from './statements.js';
 import { structuralProblems } from './structural-problems.js';
+import { dropPartitions } from './drop-partitions.js';
+import { partitionPlan, partitionSweepRanges } from './partition-sweep.js';
+import { notExpiredConditions, pendingConditions } from './expiry-statements.js';
+import { smallestAnchor } from './smallest-anchor.js';
+import type { AnchorRange } from '../../policy/expiry.js';
 import type { EntrySettlement, ObjectOutbox, OutboxEntry } from '../owned-objects.js';
 import { templateColumns } from '../sql/object-cascade.js';
 import {
@@ -54,6 +61,10 @@ import {
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
+/** Up to this many batches' worth of expired rows, a sweep is planned through the anchor index (see #expiredRowRanges). */
+const ANCHOR_PLAN_BATCHES = 4;
+/** `check` warns of an anchor no index starts with on tables of at least this many rows (estimated). */
+const UNINDEXED_ANCHOR_WARN_ROWS = 100_000;
 
 /**
  * Rows in PostgreSQL tables, swept in primary-key ranges. Owns its pool (`close` ends
@@ -63,6 +74,7 @@ const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
 export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   readonly kind = 'postgres';
   readonly #tables = new Map<string, Promise<TableInfo | null>>();
+  readonly #anchorIndexes = new Map<string, Promise<boolean>>();
   /** The cascade outbox exists (created once per process, on first use). */
   #outboxReady: Promise<string> | null = null;
   /** The state database's schema, never swept however a name resolves; null when unknown (tests). */
@@ -112,6 +124,15 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     const anchor = column('anchor', rule.target.anchor);
     if (anchor && !ANCHOR_TYPES.has(anchor.baseType)) {
       at('anchor', `column ${rule.target.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
+    }
+    // Said only of a table big enough for it to matter (the planner's estimate; a small
+    // table is cheap to walk, and a warning for each would drown the ones that count).
+    if (anchor && ANCHOR_TYPES.has(anchor.baseType) && !(await this.#anchorIndexed(rule)) && (await this.#estimatedRows(rule)) >= UNINDEXED_ANCHOR_WARN_ROWS) {
+      problems.push({
+        path: `${path}.anchor`,
+        severity: 'warning',
+        message: `no index of ${table.resolvedName} starts with column ${rule.target.anchor}: every sweep walks the whole table in key ranges, however few rows expired (CREATE INDEX ON ${table.resolvedName} (${rule.target.anchor}))`,
+      });
     }
     for (const filter of rule.target.where) column(`where.${filter.column}`, filter.column);
     if (rule.subject && column('subject', rule.subject)) {
@@ -175,8 +196,10 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return nullAnchors > 0 ? { 'null anchor': nullAnchors } : {};
   }
 
-  async total(rule: Rule): Promise<number> {
-    const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule));
+  async total(rule: Rule, atLeast?: number): Promise<number> {
+    const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule, atLeast));
+    // Enough rows in the table alone: the tables the deletes reach need no counting.
+    if (atLeast !== undefined && Number(rows[0]!.n) >= atLeast) return Number(rows[0]!.n);
     const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
     const reached = cascades?.targets.length ? (await this.database.pool.query<{ n: string }>(cascadeTotalStatement(cascades))).rows[0]!.n : 0;
     return Number(rows[0]!.n) + Number(reached);
@@ -210,13 +233,54 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    * still gets short batches, each its own short transaction, as a sweep does. The first
    * and last ranges are open, so a row of theirs written after planning is not missed.
    */
-  async partition(rule: Rule, selection: Selection): Promise<KeyRange[]> {
+  async partition(rule: Rule, selection: Selection, context?: StoreContext): Promise<KeyRange[]> {
     const parts = await this.#selection(this.database.pool, rule, selection);
     const table = await this.requireTable(rule);
     if (parts.ranges === null) {
       if (parts.none) return [{ after: null, upTo: null }];
       const { rows } = await this.database.pool.query<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
       return boundedRanges(rows.map((r) => r.k));
+    }
+    // Range-partitioned by the anchor: wholly expired partitions are dropped (partition-sweep.ts).
+    const dropping = await partitionSweepRanges(this.database.pool, rule, table, parts, context ?? { hmacKey: null, timezone: rule.timezone });
+    if (dropping) return dropping;
+    return this.#expiredRowRanges(rule, table, parts, context ?? null);
+  }
+
+  async partitionsToDrop(rule: Rule, selection: Selection): Promise<string[]> {
+    const plan = await partitionPlan(this.database.pool, rule, await this.requireTable(rule), await this.#selection(this.database.pool, rule, selection));
+    return plan?.drops.map((p) => p.name) ?? [];
+  }
+
+  /**
+   * Key ranges for a sweep's rows: through the anchor index when few rows are expired, else
+   * over the whole key space.
+   *
+   * The choice: a sweep costs its batches, and walking the key space makes
+   * table/batchSize of them however few rows expired (a 4M-row table: 200 batches to delete
+   * 2 rows). When an index starts with the anchor, the expired rows are read through it, up
+   * to ANCHOR_PLAN_BATCHES batches' worth: none found, no batch at all; a few, batches
+   * bounded by every batchSize-th of their keys (one, mostly: a steady-state sweep is one
+   * DELETE, its cost that of the rows it removes). More than that (a backlog: a first
+   * sweep, a rule made shorter) and key ranges over the table win: each batch then reads one
+   * stretch of the key index, where batches bounded by scattered expired keys would each
+   * scan the anchor index's expired part again. The first and last ranges stay open, so
+   * rows that expire or arrive between planning and their batch are still covered.
+   */
+  async #expiredRowRanges(rule: Rule, table: TableInfo, parts: SelectionParts, context: StoreContext | null): Promise<KeyRange[]> {
+    if (await this.#anchorIndexed(rule)) {
+      const limit = ANCHOR_PLAN_BATCHES * rule.batchSize;
+      const { rows } = await this.database.pool.query<{ k: string; total: string }>(
+        expiredBoundariesStatement(rule, table, parts, rule.batchSize, limit, context),
+      );
+      const total = rows.length === 0 ? 0 : Number(rows[0]!.total);
+      if (total === 0) return [];
+      if (total < limit) {
+        // Rows: every batchSize-th key, then the last (n = total). Each but the last closes a
+        // batch; the last range is open, so it needs no bound (a last key that is also a
+        // batchSize-th would only close an empty batch after it).
+        return boundedRanges(rows.slice(0, -1).map((r) => r.k));
+      }
     }
     if (INTEGER_KEY_TYPES.has(table.columns.get(rule.target.key)?.baseType ?? '')) {
       const { rows } = await this.database.pool.query<{ lo: string | null; hi: string | null; estimate: number | null }>(keySpanStatement(rule));
@@ -257,6 +321,39 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         if (!guard) return { rows: 0 };
         selection = exceptHeld(selection, guard.held);
       }
+      // A drop batch: its partitions go whole if they still may (drop-partitions.ts); the
+      // expired rows of those that may not are deleted below as any batch's, restricted to
+      // their bounds. First, before any statement reads the table: a lock taken on it earlier
+      // in this transaction would make the DROP's exclusive lock an upgrade, which two
+      // batches can deadlock on.
+      let range = batch.keyRange;
+      let drops: Pick<BatchResult, 'dropped' | 'partitionKept'> = {};
+      let droppedRows = 0;
+      if (batch.keyRange.partitions) {
+        const anchorType = table.columns.get(rule.target.anchor)?.baseType ?? '';
+        const outcome = await dropPartitions(client, {
+          rule,
+          anchorType,
+          partitions: batch.keyRange.partitions,
+          ranges: selection.kind === 'expired' ? selection.ranges : [],
+          dryRun,
+          // The held subjects the subject column can hold, read once the partitions are locked.
+          held: async () => (await this.#selection(client, rule, selection, true)).except,
+        });
+        drops = {
+          ...(outcome.dropped.length > 0 ? { dropped: outcome.dropped } : {}),
+          ...(!dryRun && outcome.kept.length > 0 ? { partitionKept: outcome.kept } : {}),
+        };
+        droppedRows = outcome.dropped.reduce((sum, d) => sum + d.rows, 0);
+        if (outcome.within.length === 0) {
+          // Nothing left to delete row by row (the kept ones no longer in the table: none of
+          // their rows are this sweep's to delete here).
+          const result: BatchResult = { rows: droppedRows, ...drops };
+          await journal?.after(client, result);
+          return result;
+        }
+        range = { after: null, upTo: null, within: { column: rule.target.anchor, ranges: outcome.within } };
+      }
       // The one selection every statement below applies: the batch's (expired ranges or a
       // subject), minus the subjects on hold as this transaction read them.
       const parts = await this.#selection(client, rule, selection, true);
@@ -280,10 +377,10 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       };
       let done: BatchResult;
       if (dryRun) {
-        done = await change(batch.keyRange, true);
+        done = await change(range, true);
         if (objectCascades) {
           // Counted, never queued: a dry run changes nothing.
-          const statement = objectCountStatement(rule, table, objectCascades, parts, context, batch.keyRange);
+          const statement = objectCountStatement(rule, table, objectCascades, parts, context, range);
           done = { ...done, objects: objectCountsByStore(objectCascades, (await client.query<Record<string, string>>(statement)).rows[0]!) };
         }
       } else {
@@ -292,7 +389,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         await client.query('SET CONSTRAINTS ALL IMMEDIATE');
         const { skipped, ...changed } = await changeIsolatingRows(
           client,
-          batch.keyRange,
+          range,
           {
             change: (keyRange) => change(keyRange, false),
             keys: async (keyRange, matching) =>
@@ -305,9 +402,11 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       // Rows held subjects keep, counted only when someone is held (an extra COUNT).
       const held = heldSelection(parts);
       if (held) {
-        const { rows } = await client.query<{ n: string }>(heldCountStatement(rule, table, held, parts.except, batch.keyRange, context));
+        const { rows } = await client.query<{ n: string }>(heldCountStatement(rule, table, held, parts.except, range, context));
         done = { ...done, held: Number(rows[0]!.n) };
       }
+      // A drop batch that deleted some partitions' rows one by one: with those it dropped.
+      if (batch.keyRange.partitions) done = { ...done, rows: done.rows + droppedRows, ...drops };
       await journal?.after(client, done);
       return done;
     });
@@ -332,6 +431,25 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   async dependsOn(rule: Rule): Promise<string[]> {
     const { rows } = await this.database.pool.query<{ name: string; bare: string; visible: boolean }>(referencedTablesStatement(rule));
     return rows.flatMap((r) => (r.visible ? [r.name, r.bare] : [r.name]));
+  }
+
+  /**
+   * Next-expiry scheduling: the smallest anchor not expired at a sweep's `now` (an index
+   * probe; see expiry-statements.ts). Null without an index on the anchor: the probe would
+   * read the table, and so would the sweeps it schedules; the rule keeps to its schedule.
+   */
+  async nextExpiring(rule: Rule, expired: readonly AnchorRange[], within?: readonly AnchorRange[]): Promise<number | null> {
+    if (!(await this.#anchorIndexed(rule))) return null;
+    const table = await this.requireTable(rule);
+    return smallestAnchor(this.database.pool, rule, table, notExpiredConditions(rule, table, expired, within));
+  }
+
+  /** The oldest anchor among the rows the selection would change now, for the rule's lag. */
+  async oldestPending(rule: Rule, selection: Selection, context: StoreContext): Promise<number | null> {
+    const table = await this.requireTable(rule);
+    const parts = await this.#selection(this.database.pool, rule, selection);
+    if (parts.none) return null;
+    return smallestAnchor(this.database.pool, rule, table, pendingConditions(rule, table, parts, context));
   }
 
   /**
@@ -436,6 +554,24 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       }
     }
     return problems;
+  }
+
+  /** The planner's row estimate for the rule's table (-1: never analyzed). */
+  async #estimatedRows(rule: Rule): Promise<number> {
+    const { rows } = await this.database.pool.query<{ estimate: number | null }>(keySpanStatement(rule));
+    return rows[0]!.estimate ?? -1;
+  }
+
+  /** Whether an index starts with the rule's anchor column (read once per table and anchor per process). */
+  #anchorIndexed(rule: Rule): Promise<boolean> {
+    const key = `${rule.target.table.schema ?? ''}.${rule.target.table.name}.${rule.target.anchor}`;
+    let indexed = this.#anchorIndexes.get(key);
+    if (!indexed) {
+      indexed = this.database.pool.query<{ indexed: boolean }>(anchorIndexStatement(rule)).then((r) => r.rows[0]!.indexed);
+      indexed.catch(() => this.#anchorIndexes.delete(key));
+      this.#anchorIndexes.set(key, indexed);
+    }
+    return indexed;
   }
 
   /** Catalog facts are read once per table per process. */

@@ -23,9 +23,13 @@ export function countStatement(rule: Rule, table: TableInfo, selection: Selectio
   return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
 }
 
-/** Every row of the table, for the fraction limit. */
-export function totalStatement(rule: Rule): Statement {
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)}`, values: [] };
+/**
+ * Every row of the table, for the fraction limit; with `atLeast`, counting stops there
+ * (the limit needs no more, and a full count reads the whole table: see `judgeLimits`).
+ */
+export function totalStatement(rule: Rule, atLeast?: number): Statement {
+  if (atLeast === undefined) return { text: `SELECT count(*)::bigint AS n FROM ${qualified(rule.target.table)}`, values: [] };
+  return { text: `SELECT count(*)::bigint AS n FROM (SELECT FROM ${qualified(rule.target.table)} LIMIT $1) AS t`, values: [atLeast] };
 }
 
 /**
@@ -126,15 +130,63 @@ export function boundaryStatement(rule: Rule, after: string | null, size: number
 }
 
 /**
+ * Whether a valid, non-partial index of the table starts with the anchor column: then the
+ * expired rows can be found through it (`expiredBoundariesStatement`) instead of walking
+ * the whole key space.
+ */
+export function anchorIndexStatement(rule: Rule): Statement {
+  return {
+    text: `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                      WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND i.indisvalid AND i.indpred IS NULL) AS indexed`,
+    values: [qualified(rule.target.table), rule.target.anchor],
+  };
+}
+
+/**
+ * The batches of a sweep with few expired rows, found through the anchor index: every
+ * `size`-th key, in key order, of the rows the selection would change, and the last one
+ * with their count (`total`), reading at most `limit` of them. No row: nothing is
+ * expired. `total` = `limit`: too many to plan this way (the caller walks the key space).
+ * The rows are read in the anchor index's order, not the key's, so the LIMIT stops after
+ * `limit` expired rows whatever the table's size.
+ */
+export function expiredBoundariesStatement(
+  rule: Rule,
+  table: TableInfo,
+  selection: SelectionParts,
+  size: number,
+  limit: number,
+  context: AnonymizeContext | null,
+): Statement {
+  const params = new Params();
+  const key = ident(rule.target.key);
+  // Without the anonymize context (a caller that has none) the rows already anonymized
+  // count too: more rows, so more or longer batches, never fewer rows covered.
+  const where = context ? rulePredicate(rule, table, selection, params, context) : selectionPredicate(rule, table, selection, params);
+  return {
+    text: `SELECT k, total FROM (SELECT k, row_number() OVER (ORDER BY key) AS n, count(*) OVER () AS total
+                                   FROM (SELECT ${key} AS key, ${key}::text AS k FROM ${qualified(rule.target.table)} WHERE ${where} LIMIT ${params.add(limit)}) AS e) AS s
+            WHERE n % ${params.add(size)} = 0 OR n = total ORDER BY n`,
+    values: params.values,
+  };
+}
+
+/**
  * The smallest and largest key (two index probes) and the planner's row estimate
- * (`reltuples`; -1 when the table was never vacuumed or analyzed).
+ * (`reltuples`; -1 when the table was never vacuumed or analyzed). A partitioned table's
+ * own `reltuples` is -1 until the parent itself is analyzed (autovacuum analyzes only its
+ * partitions) and stale after: its estimate is the sum of its leaf partitions', -1 when
+ * one of them has none.
  */
 export function keySpanStatement(rule: Rule): Statement {
   const key = ident(rule.target.key);
   const table = qualified(rule.target.table);
   return {
     text: `SELECT min(${key})::text AS lo, max(${key})::text AS hi,
-                  (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::float8 AS estimate
+                  (SELECT CASE WHEN c.relkind <> 'p' THEN c.reltuples
+                               ELSE (SELECT CASE WHEN bool_and(l.reltuples >= 0) THEN sum(l.reltuples) ELSE -1 END
+                                       FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf) END
+                     FROM pg_class c WHERE c.oid = to_regclass($1))::float8 AS estimate
              FROM ${table}`,
     values: [table],
   };
@@ -246,6 +298,23 @@ export function keyPredicate(key: string, range: KeyRange, params: Params): stri
   const parts: string[] = [];
   if (range.after !== null) parts.push(`${ident(key)} > ${params.add(range.after)}`);
   if (range.upTo !== null) parts.push(`${ident(key)} <= ${params.add(range.upTo)}`);
+  // A drop batch deleting partitions' rows: the anchor within one of their bounds, exactly
+  // their rows (and PostgreSQL prunes the other partitions by it). No range: no row.
+  if (range.within) {
+    const column = ident(range.within.column);
+    const within = range.within.ranges.map((r) => {
+      const bounds = [...(r.from === null ? [] : [`${column} >= ${params.add(r.from)}`]), ...(r.to === null ? [] : [`${column} < ${params.add(r.to)}`])];
+      return bounds.length === 0 ? 'true' : `(${bounds.join(' AND ')})`;
+    });
+    parts.push(within.length === 0 ? 'false' : within.length === 1 ? within[0]! : `(${within.join(' OR ')})`);
+  }
+  // A row batch of a sweep that drops partitions: not in those partitions (a NULL anchor is
+  // in none, and never expired). Written as ORs of comparisons, which PostgreSQL prunes by.
+  for (const r of range.outside?.ranges ?? []) {
+    const column = ident(range.outside!.column);
+    const outside = [...(r.from === null ? [] : [`${column} < ${params.add(r.from)}`]), ...(r.to === null ? [] : [`${column} >= ${params.add(r.to)}`])];
+    parts.push(outside.length === 0 ? 'false' : `(${outside.join(' OR ')})`);
+  }
   return parts.join(' AND ');
 }
 
@@ -301,7 +370,7 @@ function exceptPredicate(rule: Rule, held: readonly string[], params: Params): s
  * rule's anchor zone (`anchorZone`, by default the config's `timezone`); `check` has made
  * sure PostgreSQL reads that name as luxon does.
  */
-function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], params: Params): string {
+export function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorRange[], params: Params): string {
   if (ranges.length === 0) return 'false';
   const column = ident(rule.target.anchor);
   const type = table.columns.get(rule.target.anchor)?.baseType;
@@ -313,7 +382,15 @@ function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorR
   const alternatives = ranges.map((r) =>
     r.from === null ? `${anchor} <= ${instant(r.to)}` : `(${anchor} >= ${instant(r.from)} AND ${anchor} <= ${instant(r.to)})`,
   );
-  return alternatives.length === 1 ? alternatives[0]! : `(${alternatives.join(' OR ')})`;
+  const exact = alternatives.length === 1 ? alternatives[0]! : `(${alternatives.join(' OR ')})`;
+  if (type === 'timestamptz') return exact;
+  // A wall-clock anchor read in a zone is an expression no index on the column serves. The
+  // column itself bounded by the latest range end as a wall time in that zone, two days
+  // later (more than any zone's offset has ever jumped: Samoa's 24 hours in 2011), selects a
+  // superset through that index; the exact test still decides every row.
+  const latest = Math.max(...ranges.map((r) => r.to));
+  const wall = `((${instant(latest)} AT TIME ZONE ${params.add(rule.target.anchorZone?.name ?? rule.timezone)}::text) + interval '2 days')`;
+  return `(${column} <= ${type === 'date' ? `${wall}::date` : wall} AND ${exact})`;
 }
 
 /**
@@ -321,7 +398,7 @@ function expiredPredicate(rule: Rule, table: TableInfo, ranges: readonly AnchorR
  * PostgreSQL reads it with the column's own type: 9007199254740993 stays that bigint and
  * '1.10' stays that text. `check` has refused values the column's type cannot take.
  */
-function filterPredicate(filter: WhereFilter, params: Params): string {
+export function filterPredicate(filter: WhereFilter, params: Params): string {
   const column = ident(filter.column);
   switch (filter.op) {
     case 'eq':

@@ -8,7 +8,7 @@ import { batchKeyColumns, type TableInfo, type UniqueIndex } from './catalog.js'
  */
 export function structuralProblems(rule: Rule, table: TableInfo): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
-  const key = keyProblem(rule.target.key, table);
+  const key = keyProblem(rule.target.key, table, rule.target.anchor);
   if (key) problems.push({ field: 'key', message: key });
   if (rule.action === 'delete') {
     for (const message of deleteBlockers(table)) problems.push({ field: 'table', message });
@@ -25,10 +25,11 @@ export function structuralProblems(rule: Rule, table: TableInfo): { field: strin
  * `after < key <= upTo` of one column: a NULL key lies in no range (its row would be
  * counted by `plan` and never swept) and a multi-column key cannot be ranged by one column.
  */
-export function keyProblem(key: string, table: TableInfo): string | undefined {
+export function keyProblem(key: string, table: TableInfo, anchor?: string): string | undefined {
   if (!table.columns.has(key)) return undefined; // reported as a missing column
   const usable = batchKeyColumns(table);
   if (usable.includes(key)) return undefined;
+  if (anchor !== undefined && partitionedKey(key, table, anchor)) return undefined;
   const usableText = `usable here: ${usable.join(', ') || 'none'}`;
   const unique = table.uniqueIndexes.some((i) => !i.partial && i.columns.length === 1 && i.columns[0] === key);
   if (unique) {
@@ -40,6 +41,28 @@ export function keyProblem(key: string, table: TableInfo): string | undefined {
       ? ''
       : `; ${composite.map(describeIndex).join(' and ')} ${composite.length === 1 ? 'spans' : 'span'} several columns and cannot be a batch key`;
   return `column ${key} of ${table.resolvedName} is not a primary key or unique column; sweeps are chunked by ranges of one column, unique and NOT NULL (${usableText})${compositeText}`;
+}
+
+/**
+ * A partitioned table's unique keys must include its partition key, so its primary key is
+ * typically `(id, anchor)`: `id` alone is then accepted as the batch key when it is NOT
+ * NULL and a unique, non-partial index covers exactly it and the anchor (in either order).
+ *
+ * What that means: rows may share an id (with different anchors). A batch `after < id <=
+ * upTo` takes all of them, so every row still lies in exactly one batch, but a batch can
+ * hold more rows than `batchSize`: dense integer ranges (key-ranges.ts) assume one row per
+ * key value, and on a table whose ids repeat across anchors a range of `batchSize` ids
+ * holds `batchSize` times the rows per id. (A partitioned parent's own `reltuples` is -1
+ * until the parent itself is analyzed, which autovacuum never does, so the span estimate
+ * is read from its partitions, see `keySpanStatement`.) A row that fails is skipped by its
+ * key (isolate-failing-rows.ts), which keeps every row of that id: more rows kept, the
+ * safe direction.
+ */
+function partitionedKey(key: string, table: TableInfo, anchor: string): boolean {
+  if (table.relkind !== 'p' || key === anchor || table.columns.get(key)?.nullable !== false) return false;
+  return table.uniqueIndexes.some(
+    (i) => !i.partial && i.columns.length === 2 && i.columns.includes(key) && i.columns.includes(anchor),
+  );
 }
 
 /**

@@ -77,9 +77,11 @@ export async function changeIsolatingRows(
   const keys = listed.value;
   // A statement that fails on a range holding no row fails for itself (a bind value its
   // column cannot take), not for any row: splitting would "skip" every row. It fails as it did.
-  const empty = await attempt(client, () => work.change({ after: keys[0]!, upTo: keys[0]! }));
+  // Pieces keep the range's other restrictions (`within`: a partition's rows).
+  const empty = await attempt(client, () => work.change({ ...range, after: keys[0]!, upTo: keys[0]! }));
   if (!empty.ok) throw whole.error;
   const tile = (first: number, last: number): KeyRange => ({
+    ...range,
     after: first === 0 ? range.after : keys[first - 1]!,
     upTo: last === keys.length - 1 ? range.upTo : keys[last]!,
   });

@@ -81,8 +81,12 @@ export async function verifyScenario(world: FaultWorld): Promise<Verification> {
   const twice = audit.rows.filter((r) => Number(r.entries) !== 1);
   if (twice.length > 0) problems.push(`${twice.length} batches are audited more than once, e.g. batch ${twice[0]!.batch} of ${twice[0]!.sweep} (${twice[0]!.entries} entries)`);
 
-  const batches = await pool.query<{ sweep_id: string; total: string; done: string }>(
-    `SELECT sweep_id, count(*) AS total, count(*) FILTER (WHERE done) AS done FROM "${stateSchema}".batches GROUP BY 1`,
+  const batches = await pool.query<{ sweep_id: string; total: string; done: string; changed: string }>(
+    `SELECT sweep_id, count(*) AS total, count(*) FILTER (WHERE done) AS done, count(*) FILTER (WHERE done AND rows <> 0) AS changed FROM "${stateSchema}".batches GROUP BY 1`,
+  );
+  // A batch that changed nothing writes no entry of its own; the sweep's closing entry counts every batch.
+  const closing = await pool.query<{ sweep: string; batches: { total: number; empty: number } | null }>(
+    `SELECT entry->>'sweepId' AS sweep, entry->'batches' AS batches FROM "${stateSchema}".audit_log WHERE entry->>'event' = 'sweep-finished'`,
   );
   let batchTotal = 0;
   for (const sweep of sweeps) {
@@ -93,7 +97,12 @@ export async function verifyScenario(world: FaultWorld): Promise<Verification> {
     if (Number(row?.done ?? 0) !== total) problems.push(`sweep ${sweep.id}: ${Number(row?.done ?? 0)} of ${total} batches done`);
     if (sweep.batchesDone !== total) problems.push(`sweep ${sweep.id} counts ${sweep.batchesDone} batches done of ${total}`);
     const auditedBatches = audit.rows.filter((r) => r.sweep === sweep.id).length;
-    if (auditedBatches !== total) problems.push(`sweep ${sweep.id}: ${auditedBatches} of ${total} batches audited`);
+    const changed = Number(row?.changed ?? 0);
+    if (auditedBatches < changed || auditedBatches > total) problems.push(`sweep ${sweep.id}: ${auditedBatches} of ${total} batches audited, ${changed} of which changed rows`);
+    const closed = closing.rows.find((c) => c.sweep === sweep.id);
+    if (sweep.status === 'done' && (closed?.batches?.total !== total || closed.batches.empty !== total - changed)) {
+      problems.push(`sweep ${sweep.id}: its closing entry counts ${JSON.stringify(closed?.batches ?? null)} batches, ${total} ran and ${total - changed} changed nothing`);
+    }
   }
   const finished = await pool.query<{ sweep: string; n: string }>(
     `SELECT entry->>'sweepId' AS sweep, count(*) AS n FROM "${stateSchema}".audit_log WHERE entry->>'event' = 'sweep-finished' GROUP BY 1`,
