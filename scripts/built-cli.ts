@@ -9,7 +9,7 @@ export const BUILT_CLI = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 /** Written last by scripts/build.mjs: a whole build, made at its mtime. */
 const BUILD_STAMP = join(ROOT, 'dist', '.build-complete');
 /** What the build reads: a change to any of them makes dist/ stale. */
-const INPUTS = ['src', 'jobs', 'package.json', 'scripts/build.mjs'];
+const INPUTS = ['src', 'jobs', 'package.json', 'package-lock.json', 'scripts/build.mjs'];
 
 /** The newest modification time (ms) of a file under `path`. */
 function newest(path: string): number {

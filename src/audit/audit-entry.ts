@@ -40,10 +40,11 @@ export interface SweepAuditEntry {
   /** Batch only: its position in the sweep (0-based), the surrogate for its key range. */
   batch?: number;
   /**
-   * `sweep-finished`: how many batches the sweep ran, and how many of them found nothing
-   * to do. A batch that changed, kept and skipped nothing writes no entry of its own (a
-   * sweep over a big table would otherwise write hundreds of entries saying 0 rows); this
-   * count says they ran. 0 batches: the store found nothing expired when planning.
+   * `sweep-finished`: how many batches the sweep ran, and how many of them changed no row
+   * (`empty`). Of those, a batch that also kept and skipped nothing writes no entry of its
+   * own (a sweep over a big table would otherwise write hundreds of entries saying 0 rows);
+   * one that kept held rows (or skipped some, set TTLs, kept a partition) does. 0 batches:
+   * the store found nothing expired when planning.
    */
   batches?: { total: number; empty: number };
   /**

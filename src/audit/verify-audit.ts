@@ -115,20 +115,31 @@ async function missingClosingEntry(state: StateDb): Promise<string | null> {
 /**
  * A hash chain cannot show that entries were cut from its end. The checkpoints can: every
  * completed batch that changed rows committed its audit entry in the same transaction, so
- * a sweep with more such batches than batch entries lost entries. (A batch that changed
- * nothing may have written none: the sweep's closing entry counts those.)
+ * such a batch without its entry lost it. Matched batch by batch (sweep and position): a
+ * count per sweep would let the cut entry of a batch that deleted rows hide behind the entry
+ * of one that changed nothing but wrote one anyway (it kept held rows). A batch that changed
+ * nothing may have written none: the sweep's closing entry counts those. Sweeps audited
+ * before batch entries carried their position are matched by count.
  */
 async function missingBatchEntries(state: StateDb): Promise<string | null> {
-  const { rows } = await state.db.pool.query<{ sweep_id: string; done: string; audited: string }>(
-    `WITH done AS (SELECT sweep_id, count(*) AS n FROM ${state.table('batches')} WHERE done AND rows <> 0 GROUP BY sweep_id),
-          audited AS (SELECT entry->>'sweepId' AS sweep_id, count(*) AS n FROM ${state.table('audit_log')}
-                       WHERE entry->>'event' = 'batch' GROUP BY 1)
-     SELECT d.sweep_id, d.n AS done, coalesce(a.n, 0) AS audited
-       FROM done d LEFT JOIN audited a USING (sweep_id)
-      WHERE d.n > coalesce(a.n, 0)
-      LIMIT 1`,
+  const { rows } = await state.db.pool.query<{ sweep_id: string; idx: number | null; done: string; audited: string }>(
+    `WITH entries AS (SELECT entry->>'sweepId' AS sweep_id, (entry->>'batch')::int AS idx FROM ${state.table('audit_log')} WHERE entry->>'event' = 'batch'),
+          legacy AS (SELECT DISTINCT sweep_id FROM entries WHERE idx IS NULL),
+          changed AS (SELECT sweep_id, idx FROM ${state.table('batches')} WHERE done AND rows <> 0),
+          by_count AS (
+            SELECT c.sweep_id, NULL::int AS idx, count(*) AS done, (SELECT count(*) FROM entries e WHERE e.sweep_id = c.sweep_id) AS audited
+              FROM changed c WHERE c.sweep_id IN (SELECT sweep_id FROM legacy) GROUP BY c.sweep_id),
+          by_batch AS (
+            SELECT c.sweep_id, c.idx, 1 AS done, 0 AS audited FROM changed c
+             WHERE c.sweep_id NOT IN (SELECT sweep_id FROM legacy)
+               AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.sweep_id = c.sweep_id AND e.idx = c.idx))
+     SELECT * FROM by_batch
+     UNION ALL
+     SELECT * FROM by_count WHERE done > audited
+     LIMIT 1`,
   );
   const row = rows[0];
   if (!row) return null;
+  if (row.idx !== null) return `entries are missing: batch ${row.idx} of sweep ${row.sweep_id} is recorded done with rows changed, but the log has no entry for it (entries were removed)`;
   return `entries are missing after the last one: sweep ${row.sweep_id} completed ${row.done} batches but the log has ${row.audited} of their entries (entries were removed from the end)`;
 }

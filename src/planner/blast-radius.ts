@@ -35,7 +35,9 @@ export async function judgeLimits(
   const byRows = exceedsLimits({ ...limits, maxFraction: 1 }, affected, 0);
   if (byRows !== null) return { reason: byRows, total: await total() };
   if (affected <= FRACTION_FLOOR_ROWS || limits.maxFraction >= 1) return { reason: null, total: null };
-  const counted = await total(Math.floor(affected / limits.maxFraction) + 1);
+  const atLeast = Math.floor(affected / limits.maxFraction) + 1;
+  // A tiny maxFraction can ask for more rows than a count can name: then count them all.
+  const counted = await total(Number.isSafeInteger(atLeast) ? atLeast : undefined);
   return { reason: exceedsLimits(limits, affected, counted), total: counted };
 }
 

@@ -41,26 +41,33 @@ import type { SweepQueue } from './sweep-queue.js';
 /** A pending instant this far past without its job having claimed it is taken as lost (its job was removed or never added). */
 const STALE_MS = 60_000;
 
-/** Per-rule field of the queue's next-expiry hash: `<hash16>|<instant>`. */
+/** Per-rule field of the queue's next-expiry hash: `<hash16>|<instant>|<seq>`. */
 const FIELD_HASH_CHARS = 16;
 
 /**
- * KEYS[1] the hash; ARGV: rule id, hash16, instant, now, stale ms. Sets the rule's field to
- * `hash16|instant` and returns 1 unless a job for this definition is pending at an instant
- * at or before `instant` (and not stale): then 0.
+ * KEYS[1] the hash, KEYS[2] the offers' sequence; ARGV: rule id, hash16, instant, now, stale
+ * ms. Unless a job for this definition is pending at an instant at or before `instant` (and
+ * not stale), takes the next sequence number, sets the rule's field to
+ * `hash16|instant|seq` and returns the number; else 0. The number makes each offer's job id
+ * new: an id seen before (the same instant offered again after a job that fired early, its
+ * host's clock ahead, is still running) would make BullMQ ignore the add, and the rule
+ * would wait for its regular schedule.
  */
 const OFFER = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
-  local sep = string.find(current, '|', 1, true)
-  if sep then
-    local hash = string.sub(current, 1, sep - 1)
-    local at = tonumber(string.sub(current, sep + 1))
+  local first = string.find(current, '|', 1, true)
+  if first then
+    local hash = string.sub(current, 1, first - 1)
+    local rest = string.sub(current, first + 1)
+    local second = string.find(rest, '|', 1, true)
+    local at = tonumber(second and string.sub(rest, 1, second - 1) or rest)
     if hash == ARGV[2] and at and at <= tonumber(ARGV[3]) and at > tonumber(ARGV[4]) - tonumber(ARGV[5]) then return 0 end
   end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
-return 1
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. seq)
+return seq
 `;
 
 /** KEYS[1] the hash; ARGV: rule id, value. Deletes the field only if it still holds `value`. */
@@ -69,16 +76,27 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL'
 return 0
 `;
 
-/** `x-<rule>-<hash16>-<instant>`: BullMQ refuses `:` and all-digit custom ids; rule ids are `[a-z0-9-]`. */
-export function nextExpiryJobId(rule: Pick<Rule, 'id' | 'hash'>, instant: number): string {
-  return `x-${rule.id}-${rule.hash.slice(0, FIELD_HASH_CHARS)}-${instant}`;
+/**
+ * `x-<rule>-<hash16>-<instant>-<seq>`: BullMQ refuses `:` and all-digit custom ids; rule ids
+ * are `[a-z0-9-]`. (Jobs queued before the sequence have no `-<seq>`.)
+ */
+export function nextExpiryJobId(rule: Pick<Rule, 'id' | 'hash'>, instant: number, seq: number): string {
+  return `x-${rule.id}-${rule.hash.slice(0, FIELD_HASH_CHARS)}-${instant}-${seq}`;
 }
 
-const JOB_ID = /^x-([a-z0-9-]+)-([0-9a-f]{16})-(\d+)$/;
+const JOB_ID = /^x-([a-z0-9-]+?)-([0-9a-f]{16})-(\d+)(?:-(\d+))?$/;
 
-function parseJobId(jobId: string): { ruleId: string; hash16: string; instant: number } | null {
+/** A next-expiry job's rule, definition, instant, and the value its rule's field holds while it is pending. */
+function parseJobId(jobId: string): { ruleId: string; hash16: string; instant: number; field: string } | null {
   const match = JOB_ID.exec(jobId);
-  return match ? { ruleId: match[1]!, hash16: match[2]!, instant: Number(match[3]) } : null;
+  if (!match) return null;
+  const field = match[4] === undefined ? `${match[2]}|${match[3]}` : `${match[2]}|${match[3]}|${match[4]}`;
+  return { ruleId: match[1]!, hash16: match[2]!, instant: Number(match[3]), field };
+}
+
+/** The job id a rule's field (`hash16|instant|seq`) stands for. */
+function jobIdOfField(ruleId: string, value: string): string {
+  return `x-${ruleId}-${value.split('|').join('-')}`;
 }
 
 /** The queue's own Redis connection (BullMQ types it as its narrow client interface). */
@@ -89,6 +107,11 @@ async function redisOf(queue: SweepQueue): Promise<QueueConnection> {
 /** The hash holding each rule's pending instant, under the queue's prefix (on a cluster, in the queue's slot). */
 function pendingKey(queue: SweepQueue): string {
   return queue.toKey('next-expiry');
+}
+
+/** The sequence numbering offers (beside the hash: one slot on a cluster). */
+function sequenceKey(queue: SweepQueue): string {
+  return queue.toKey('next-expiry-seq');
 }
 
 /** What an offer did: the job queued (its id and instant), or why none was. */
@@ -103,13 +126,9 @@ export async function offerNextExpiry(queue: SweepQueue, rule: Rule, instant: nu
   const at = Math.ceil(instant);
   const hash16 = rule.hash.slice(0, FIELD_HASH_CHARS);
   const client = await redisOf(queue);
-  const offered = Number(await client.eval(OFFER, 1, pendingKey(queue), rule.id, hash16, String(at), String(now), String(STALE_MS)));
-  if (offered !== 1) return { skipped: 'pending' };
-  const jobId = nextExpiryJobId(rule, at);
-  // The same id finished earlier (the same instant computed again after a sweep that ran
-  // early by a clock's skew): BullMQ would ignore the add, so the old one goes first.
-  const old = await queue.getJob(jobId);
-  if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
+  const seq = Number(await client.eval(OFFER, 2, pendingKey(queue), sequenceKey(queue), rule.id, hash16, String(at), String(now), String(STALE_MS)));
+  if (!(seq > 0)) return { skipped: 'pending' };
+  const jobId = nextExpiryJobId(rule, at, seq);
   const data: SweepJobData = { trigger: 'schedule', ruleId: rule.id, ruleHash: rule.hash, v: RULE_SHAPE_VERSION };
   await queue.add(JOB_SWEEP, data, { ...SWEEP_JOB_OPTIONS, jobId, delay: Math.max(0, at - now) });
   return { queued: jobId, at };
@@ -123,7 +142,7 @@ export async function claimNextExpiry(queue: SweepQueue, jobId: string): Promise
   const parsed = parseJobId(jobId);
   if (!parsed) return false;
   const client = await redisOf(queue);
-  return Number(await client.eval(CLAIM, 1, pendingKey(queue), parsed.ruleId, `${parsed.hash16}|${parsed.instant}`)) === 1;
+  return Number(await client.eval(CLAIM, 1, pendingKey(queue), parsed.ruleId, parsed.field)) === 1;
 }
 
 /** The rule as this config has it, when it is one next-expiry scheduling serves. */
@@ -189,13 +208,34 @@ async function pruneNextExpiries(queue: SweepQueue, config: Config): Promise<voi
   const client = await redisOf(queue);
   const pending = await client.hgetall(pendingKey(queue));
   for (const [ruleId, value] of Object.entries(pending)) {
-    const [hash16, instant] = value.split('|');
+    const [hash16] = value.split('|');
     const rule = config.rules.find((r) => r.id === ruleId);
-    const job = await queue.getJob(`x-${ruleId}-${hash16}-${instant}`);
+    const job = await queue.getJob(jobIdOfField(ruleId, value));
     const current = rule !== undefined && rule.schedule.kind !== 'manual' && rule.hash.slice(0, FIELD_HASH_CHARS) === hash16;
     if (current && job) continue;
     if (job && ((await job.isDelayed()) || (await job.isWaiting()))) await job.remove().catch(() => undefined);
     await client.eval(CLAIM, 1, pendingKey(queue), ruleId, value);
+  }
+}
+
+/**
+ * A next-expiry job that joined a sweep already running (an admin's `retention run`, a
+ * scheduled sweep): it claimed its rule's instant, and the sweep it joined may end on a
+ * worker that queues nothing (`retention run`'s), which would leave the rule to its regular
+ * schedule. So the next expiry past the joined sweep's ranges is queued now (never sooner
+ * than `MIN_SWEEP_GAP_MS` after that sweep's `now`); the sweep's own end offers again, and
+ * the earlier of the two instants stands. Never throws (see `scheduleAfterSweepOf`).
+ */
+export async function scheduleAfterJoin(runtime: Runtime, queue: SweepQueue, sweepId: string): Promise<NextExpiryOffer | { error: string }> {
+  try {
+    const sweep = await findSweep(runtime.state, sweepId);
+    const rule = sweep && scheduledRule(runtime.config, sweep.ruleId, sweep.ruleHash);
+    if (!sweep || !rule || sweep.dryRun) return { skipped: 'not scheduled' };
+    const next = await nextExpiry(runtime, rule, rangesFromJson(sweep.ranges));
+    if (!next) return { skipped: 'none' };
+    return await offerNextExpiry(queue, rule, coalescedInstant(next.at, sweep.now.getTime()), await databaseNow(runtime));
+  } catch (error) {
+    return { error: redactText((error as Error).message ?? String(error)) };
   }
 }
 

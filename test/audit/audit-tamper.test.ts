@@ -162,3 +162,31 @@ describe('tampering the audit log without the audit key', () => {
     expect(verified.stderr).toMatch(/entry 4 is not the entry checkpointed at .*: the log was rewritten up to it/);
   });
 });
+
+describe('cutting the entry of a batch that deleted rows', () => {
+  it('is caught even when another batch of the sweep, which changed nothing, wrote an entry (it kept held rows)', async () => {
+    const { addHold } = await import('../../src/executor/place-hold.js');
+    const { startSweep } = await import('../../src/executor/start-sweep.js');
+    const { executeBatch } = await import('../../src/executor/execute-batch.js');
+    const { RULE_SHAPE_VERSION } = await import('../../src/policy/rule.js');
+    await env.sql(`CREATE TABLE ${env.schema}.visits (id bigint PRIMARY KEY, at timestamptz NOT NULL, user_id text)`);
+    // Ids 1-100 are the held person's (batch 0 changes nothing, keeps 100, and writes an
+    // entry for that); 101-200 someone else's (batch 1 deletes them).
+    await env.sql(`INSERT INTO ${env.schema}.visits SELECT g, now() - interval '2 years', CASE WHEN g <= 100 THEN 'alice' ELSE 'bob' END FROM generate_series(1, 200) g`);
+    const held = env.config([{ id: 'visits', table: 'visits', anchor: 'at', retain: 'P1D', action: 'delete', subject: 'user_id', batchSize: 100 }]);
+    const runtime = await env.runtime(held);
+    await addHold(runtime, { subject: 'alice', reason: 'case', actor: 'legal' });
+    const rule = held.rules[0]!;
+    const { result } = await startSweep(runtime, 'job-cut', { trigger: 'schedule', ruleId: rule.id, ruleHash: rule.hash, v: RULE_SHAPE_VERSION });
+    expect((await executeBatch(runtime, result.sweepId, 0)).rows).toBe(0);
+    expect((await executeBatch(runtime, result.sweepId, 1)).rows).toBe(100);
+    expect((await verifyAudit(runtime.state)).ok).toBe(true);
+
+    // Someone who owns the state database cuts the newest entry: batch 1's, 100 rows deleted.
+    await env.sql(`ALTER TABLE ${env.stateSchema}.audit_log DISABLE TRIGGER USER`);
+    await env.sql(`DELETE FROM ${env.stateSchema}.audit_log WHERE seq = (SELECT max(seq) FROM ${env.stateSchema}.audit_log)`);
+    const verified = await verifyAudit(runtime.state);
+    expect(verified.ok).toBe(false);
+    expect(JSON.stringify(verified)).toMatch(/batch 1 of sweep \w+ is recorded done with rows changed, but the log has no entry for it/);
+  });
+});

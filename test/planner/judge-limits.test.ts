@@ -40,4 +40,12 @@ describe('judging the limits with bounded counting', () => {
     expect(judged).toEqual({ reason: 'would change 5000 rows, more than maxRowsPerRun 100', total: 4_000_000 });
     expect(asked).toEqual([undefined]);
   });
+
+  it('counts the whole table when the bound would be too big to ask for (a tiny maxFraction)', async () => {
+    const asked: (number | undefined)[] = [];
+    const total = async (atLeast?: number) => (asked.push(atLeast), 4_000_000);
+    const judged = await judgeLimits({ maxRowsPerRun: null, maxFraction: 1e-16 }, 1001, total);
+    expect(asked).toEqual([undefined]);
+    expect(judged.reason).toMatch(/more than maxFraction/);
+  });
 });

@@ -114,15 +114,35 @@ describe('next-expiry scheduling', () => {
     queues.push(a, b);
     const now = Date.now();
     // Two workers' sweeps end a moment apart: each coalesces to its own sweep's now + 1 s.
-    expect(await offerNextExpiry(a, r, now + 60_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 60_000), at: now + 60_000 });
+    expect(await offerNextExpiry(a, r, now + 60_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 60_000, 1), at: now + 60_000 });
     expect(await offerNextExpiry(b, r, now + 60_300, now)).toEqual({ skipped: 'pending' });
     expect(await offerNextExpiry(b, r, now + 60_000, now)).toEqual({ skipped: 'pending' });
-    expect((await a.getDelayed()).map((j) => j.id)).toEqual([nextExpiryJobId(r, now + 60_000)]);
+    expect((await a.getDelayed()).map((j) => j.id)).toEqual([nextExpiryJobId(r, now + 60_000, 1)]);
     // Something due sooner (a worker's start found a backlog): queued as well.
-    expect(await offerNextExpiry(b, r, now + 5_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 5_000), at: now + 5_000 });
+    expect(await offerNextExpiry(b, r, now + 5_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 5_000, 2), at: now + 5_000 });
     // The job starting clears the pending instant, so its sweep's end can queue the next.
-    expect(await claimNextExpiry(a, nextExpiryJobId(r, now + 60_000))).toBe(false);
-    expect(await claimNextExpiry(a, nextExpiryJobId(r, now + 5_000))).toBe(true);
-    expect(await offerNextExpiry(a, r, now + 70_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 70_000), at: now + 70_000 });
+    expect(await claimNextExpiry(a, nextExpiryJobId(r, now + 60_000, 1))).toBe(false);
+    expect(await claimNextExpiry(a, nextExpiryJobId(r, now + 5_000, 2))).toBe(true);
+    expect(await offerNextExpiry(a, r, now + 70_000, now)).toEqual({ queued: nextExpiryJobId(r, now + 70_000, 3), at: now + 70_000 });
+  });
+
+  it('queues the same instant again while the job for it still runs (it fired early, its worker\'s clock ahead): a new job, not an ignored add', async () => {
+    const config = env.config([{ ...rule, table: 'logs' }]);
+    const r = config.rules[0]!;
+    const queue = openQueue(env.redis(), env.prefix);
+    queues.push(queue);
+    const now = Date.now();
+    const first = await offerNextExpiry(queue, r, now + 60_000, now);
+    expect(first).toMatchObject({ at: now + 60_000 });
+    const id = (first as { queued: string }).queued;
+    // The job runs early (a skewed clock: here promoted out of the delayed set) and claims
+    // its instant; it is still there (waiting, active) when its sweep ends and computes the
+    // same instant again.
+    await (await queue.getJob(id))!.promote();
+    expect(await claimNextExpiry(queue, id)).toBe(true);
+    const again = await offerNextExpiry(queue, r, now + 60_000, now);
+    expect(again).toMatchObject({ at: now + 60_000 });
+    expect((again as { queued: string }).queued).not.toBe(id);
+    expect((await queue.getDelayed()).map((j) => j.id)).toContain((again as { queued: string }).queued);
   });
 });

@@ -212,7 +212,8 @@ export function boundaryStatement(rule: MysqlRule, table: MysqlTable, after: str
 export function anchorIndexStatement(rule: MysqlRule, table: MysqlTable): Fragment {
   const name = table.resolvedName.slice(table.database.length + 1);
   return sql`SELECT COUNT(*) AS n FROM information_schema.STATISTICS
-              WHERE TABLE_SCHEMA = ${table.database} AND TABLE_NAME = ${name} AND COLUMN_NAME = ${rule.target.anchor} AND SEQ_IN_INDEX = 1`;
+              WHERE TABLE_SCHEMA = ${table.database} AND TABLE_NAME = ${name} AND COLUMN_NAME = ${rule.target.anchor} AND SEQ_IN_INDEX = 1
+                AND INDEX_TYPE = 'BTREE'`;
 }
 
 /**

@@ -63,6 +63,8 @@ const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
 /** Up to this many batches' worth of expired rows, a sweep is planned through the anchor index (see #expiredRowRanges). */
 const ANCHOR_PLAN_BATCHES = 4;
+/** How long whether an anchor is indexed is believed (one catalog read per rule per this). */
+const ANCHOR_INDEX_TTL_MS = 5 * 60_000;
 /** `check` warns of an anchor no index starts with on tables of at least this many rows (estimated). */
 const UNINDEXED_ANCHOR_WARN_ROWS = 100_000;
 
@@ -74,7 +76,7 @@ const UNINDEXED_ANCHOR_WARN_ROWS = 100_000;
 export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   readonly kind = 'postgres';
   readonly #tables = new Map<string, Promise<TableInfo | null>>();
-  readonly #anchorIndexes = new Map<string, Promise<boolean>>();
+  readonly #anchorIndexes = new Map<string, { at: number; indexed: Promise<boolean> }>();
   /** The cascade outbox exists (created once per process, on first use). */
   #outboxReady: Promise<string> | null = null;
   /** The state database's schema, never swept however a name resolves; null when unknown (tests). */
@@ -562,15 +564,18 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return rows[0]!.estimate ?? -1;
   }
 
-  /** Whether an index starts with the rule's anchor column (read once per table and anchor per process). */
+  /**
+   * Whether an ordered index starts with the rule's anchor column: read again after
+   * ANCHOR_INDEX_TTL_MS, so a worker sees an index created (or dropped) after it started
+   * without a restart.
+   */
   #anchorIndexed(rule: Rule): Promise<boolean> {
     const key = `${rule.target.table.schema ?? ''}.${rule.target.table.name}.${rule.target.anchor}`;
-    let indexed = this.#anchorIndexes.get(key);
-    if (!indexed) {
-      indexed = this.database.pool.query<{ indexed: boolean }>(anchorIndexStatement(rule)).then((r) => r.rows[0]!.indexed);
-      indexed.catch(() => this.#anchorIndexes.delete(key));
-      this.#anchorIndexes.set(key, indexed);
-    }
+    const cached = this.#anchorIndexes.get(key);
+    if (cached && Date.now() - cached.at < ANCHOR_INDEX_TTL_MS) return cached.indexed;
+    const indexed = this.database.pool.query<{ indexed: boolean }>(anchorIndexStatement(rule)).then((r) => r.rows[0]!.indexed);
+    indexed.catch(() => this.#anchorIndexes.delete(key));
+    this.#anchorIndexes.set(key, { at: Date.now(), indexed });
     return indexed;
   }
 

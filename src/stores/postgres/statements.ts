@@ -130,14 +130,17 @@ export function boundaryStatement(rule: Rule, after: string | null, size: number
 }
 
 /**
- * Whether a valid, non-partial index of the table starts with the anchor column: then the
- * expired rows can be found through it (`expiredBoundariesStatement`) instead of walking
- * the whole key space.
+ * Whether a valid, non-partial, ordered (B-tree) index of the table starts with the anchor
+ * column: then the expired rows can be found through it (`expiredBoundariesStatement`, the
+ * next-expiry probes) instead of walking the whole key space. A hash or BRIN index cannot
+ * give the smallest anchor.
  */
 export function anchorIndexStatement(rule: Rule): Statement {
   return {
     text: `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                      WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND i.indisvalid AND i.indpred IS NULL) AS indexed`,
+                           JOIN pg_class c ON c.oid = i.indexrelid
+                      WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND i.indisvalid AND i.indpred IS NULL
+                        AND pg_indexam_has_property(c.relam, 'can_order')) AS indexed`,
     values: [qualified(rule.target.table), rule.target.anchor],
   };
 }
