@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Impact } from './bench-impact.js';
+import { renderScale, type ScaleResults } from './bench-scale-report.js';
 
 /**
  * One timed contender. `maxMs`: its longest DELETE/UPDATE; `maxTransactionMs`: the longest
@@ -59,6 +60,8 @@ export interface Results {
   scale: (Run & { tableRows: number })[];
   impact: Impact[];
   plan: PlanResult[];
+  /** Issue 8's sections (steady state, lag, partitions, start-up); backlogRatio is filled in by writeReport. */
+  scale8: Omit<ScaleResults, 'backlogRatio'>;
   seconds: number;
 }
 
@@ -178,6 +181,7 @@ export function writeReport(r: Results): string {
     'Why a target was missed, and what limits it, is in [What limits the results](#what-limits-the-results).',
     '',
   );
+  add(...renderScale({ ...r.scale8, backlogRatio: sweepRatio }));
 
   // --- PostgreSQL delete
   add(

@@ -18,8 +18,14 @@ import { measureImpact } from './bench-impact.js';
 import { createPlanTables, timePlanCli, timePlanner, writePlanConfig } from './bench-plan.js';
 import { summarize } from './bench-probe.js';
 import { rawRedisLoop } from './bench-redis.js';
+import { benchLag } from './bench-lag.js';
+import { benchPartitions, renderPartitions } from './bench-partitions.js';
+import { benchStartup } from './bench-startup.js';
+import { benchSteady } from './bench-steady.js';
+import { builtCli } from './built-cli.js';
 import { machine, roundTrip, writeReport, type Results, type Run } from './bench-report.js';
 import {
+  BENCH_ENV,
   BENCH_HMAC_KEY,
   batchesAlone,
   DATABASE_URL,
@@ -41,7 +47,9 @@ import {
  *
  * Sections: delete (single DELETE, LIMIT loop, our sweep), workers (1 and 2 worker
  * processes), anonymize, impact (application latency), scale (1M and 4M rows, worker
- * RSS), redis, plan. For development: `-- --scale 0.05` shrinks every data set and
+ * RSS), redis, plan; and issue 8's: steady (a steady-state sweep at 1M, 4M, 16M rows
+ * against the design before it), lag (a worker, rows expiring every 100 ms), partitions,
+ * startup (the built CLI). For development: `-- --scale 0.05` shrinks every data set and
  * `-- --only delete,redis` runs some sections (the report says so, and has gaps).
  *
  * Everything lives in the schema retention_bench (+ _state), the queue prefix and key
@@ -53,6 +61,10 @@ const ROWS = Math.round(2_000_000 * SCALE);
 const SCALE_ROWS = [Math.round(1_000_000 * SCALE), Math.round(4_000_000 * SCALE)] as const;
 const REDIS_KEYS = Math.round(1_000_000 * SCALE);
 const PLAN_RULES = [100, 300, 1000];
+/** Issue 8: the steady-state sweep's table sizes, the lag run's length, the partitioned table. */
+const STEADY_ROWS = [1_000_000, 4_000_000, 16_000_000].map((n) => Math.round(n * SCALE));
+const LAG_SECONDS = 60;
+const PARTITION_ROWS = Math.round(4_000_000 * SCALE);
 const onlyArg = process.argv.indexOf('--only');
 /** `--only delete,redis`: run some sections (for development; the report then has gaps). */
 const ONLY = onlyArg === -1 ? null : new Set(process.argv[onlyArg + 1]!.split(','));
@@ -84,6 +96,7 @@ const results: Results = {
   scale: [],
   impact: [],
   plan: [],
+  scale8: { steady: null, startup: null, lag: null, partitions: null },
   seconds: 0,
 };
 
@@ -218,6 +231,32 @@ try {
       plannerBerlin: timePlanner(berlin),
       plannerUtcDistinct: timePlanner(writePlanConfig(dir, count, 'UTC', true)),
     });
+  }
+  // Issue 8: the steady-state sweep at 1M, 4M and 16M rows against the design before it.
+  if (section('steady')) {
+    results.scale8.steady = await benchSteady({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, dir, env: BENCH_ENV, sizes: STEADY_ROWS, log });
+  }
+  // Deletion lag with a real worker (the built CLI) and an application writing rows that expire every 100 ms.
+  if (section('lag')) {
+    log('lag: a worker and an application writing rows that expire every 100 ms');
+    results.scale8.lag = await benchLag({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, dir, seconds: LAG_SECONDS, retention: [process.execPath, builtCli(log)], log });
+  }
+  if (section('partitions')) {
+    log(`partitions: ${PARTITION_ROWS} rows in monthly partitions`);
+    const partitions = await benchPartitions({ databaseUrl: DATABASE_URL, rows: PARTITION_ROWS, redisUrl: REDIS_URL, log });
+    results.scale8.partitions = {
+      render: () => renderPartitions(partitions).replace(/^## /, '### '),
+      ratio: partitions.ratio,
+      note: `(${partitions.netRatio.toFixed(0)} x net of what a run with nothing to do costs; ${partitions.sweep.drops} partitions dropped)`,
+    };
+  }
+  // Start-up last: the machine is quietest once the data sets are gone.
+  await pool.query(`DROP SCHEMA IF EXISTS ${BENCH_SCHEMA} CASCADE`);
+  await pool.query(`CREATE SCHEMA ${BENCH_SCHEMA}`);
+  if (section('startup')) {
+    log('start-up of the built CLI');
+    builtCli(log);
+    results.scale8.startup = await benchStartup({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, dir, log });
   }
   results.machine.roundTripMs[1] = await roundTrip(pool);
 } finally {
