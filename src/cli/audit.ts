@@ -6,6 +6,7 @@ import { listAudit } from '../audit/list-audit.js';
 import { verifyAudit, type VerifyResult } from '../audit/verify-audit.js';
 import { UserError } from '../errors.js';
 import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
+import { formatLag } from './format-lag.js';
 import { formatTable } from './format-table.js';
 import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
@@ -88,8 +89,20 @@ export function defineAudit(audit: Command): void {
         }
         console.log(
           formatTable(
-            ['seq', 'at', 'event', 'rule', 'action', 'rows', 'dry', 'actor', 'hash'],
-            records.map((r) => [r.seq, r.at, r.entry.event, r.entry.ruleId ?? '', r.entry.action ?? '', r.entry.rows, r.entry.dryRun ? 'yes' : '', r.entry.actor, r.hash.slice(0, 12)]),
+            ['seq', 'at', 'event', 'rule', 'action', 'rows', 'lag', 'dry', 'actor', 'hash'],
+            records.map((r) => [
+              r.seq,
+              r.at,
+              r.entry.event,
+              r.entry.ruleId ?? '',
+              r.entry.action ?? '',
+              r.entry.rows,
+              // A sweep's closing entry: how late it was, when planned, for its oldest expired item.
+              'lagMs' in r.entry && typeof r.entry.lagMs === 'number' ? formatLag(r.entry.lagMs) : '',
+              r.entry.dryRun ? 'yes' : '',
+              r.entry.actor,
+              r.hash.slice(0, 12),
+            ]),
           ),
         );
       });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DateTime, Duration } from 'luxon';
+import { DateTime } from 'luxon';
 import { existsSync } from 'node:fs';
 import { isError, UserError } from '../errors.js';
 import type { AnchorRange } from '../policy/expiry.js';
@@ -10,6 +10,7 @@ import { confirmToken, judgeLimits } from '../planner/blast-radius.js';
 import { limitedCount } from '../planner/limited-count.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import { sweepLag, type SweepLag } from '../executor/next-expiry.js';
+import { formatLag } from './format-lag.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
 import { exceptHeld, expired } from '../stores/selection.js';
@@ -177,15 +178,6 @@ function toJson(p: RulePlan) {
     ...(p.ruleHold ? { onHold: { id: p.ruleHold.id, reason: p.ruleHold.reason, until: p.ruleHold.until?.toISOString() ?? null } } : {}),
     ...(p.lag ? { lagMs: p.lag.lagMs, oldestExpiredEnd: p.lag.oldestExpiredEnd } : {}),
   };
-}
-
-/** A lag for people: `4.2s`, `3m 20s`, `2d 5h 3m`. */
-function formatLag(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
-  const d = Duration.fromMillis(ms).shiftTo('days', 'hours', 'minutes', 'seconds');
-  const parts: [number, string][] = [[d.days, 'd'], [d.hours, 'h'], [d.minutes, 'm'], [Math.floor(d.seconds), 's']];
-  const first = parts.findIndex(([n]) => n > 0);
-  return parts.slice(first, first + 3).filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`).join(' ');
 }
 
 /** False until the state schema is first migrated (plan never migrates it): then no hold exists. */

@@ -39,4 +39,17 @@ describe('plan lag', () => {
     const text = await runMain(['plan', '--now', '2026-01-05T00:00:00Z', '--config', file]);
     expect(text.stdout).not.toContain('lag');
   });
+
+  it('audit list shows the lag a sweep had when it was planned, in its closing entry', async () => {
+    // The oldest row reached its end two days ago (retain P1D, anchored three days ago).
+    await env.sql(`INSERT INTO ${env.schema}.logs (at) VALUES (now() - interval '3 days'), (now())`);
+    const file = files.write('a.yaml', env.configYaml([logsRule]));
+    expect((await runMain(['run', '--rule', 'logs', '--config', file])).code).toBe(0);
+    const list = await runMain(['audit', 'list', '--config', file]);
+    expect(list.code).toBe(0);
+    const [header, ...rows] = list.stdout.trim().split('\n');
+    expect(header).toMatch(/\brows\s+lag\b/);
+    const closing = rows.find((r) => /sweep-finished/.test(r));
+    expect(closing).toMatch(/\b1\s+2d\b/);
+  });
 });
