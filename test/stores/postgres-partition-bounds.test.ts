@@ -87,7 +87,9 @@ describe('the bounds row batches leave to drop batches', () => {
 describe('drop batches', () => {
   it('take partitions in order until the estimated rows or the partition cap, one too big goes alone', () => {
     const p = (estimate: number | null) => ({ estimate });
-    expect(dropGroups([p(4_000_000), p(4_000_000), p(4_000_000), p(null)]).map((g) => g.length)).toEqual([2, 2]);
+    expect(dropGroups([p(4_000_000), p(4_000_000), p(4_000_000), p(1)]).map((g) => g.length)).toEqual([2, 2]);
+    // A partition never analyzed (no estimate) may be of any size: it goes alone.
+    expect(dropGroups([p(1), p(null), p(1)]).map((g) => g.length)).toEqual([1, 1, 1]);
     expect(dropGroups(Array.from({ length: DROP_BATCH_PARTITIONS + 1 }, () => p(1))).map((g) => g.length)).toEqual([DROP_BATCH_PARTITIONS, 1]);
     // One partition bigger than the cap is a batch of its own.
     expect(dropGroups([p(1), p(DROP_BATCH_ROWS * 2), p(1)]).map((g) => g.length)).toEqual([1, 1, 1]);

@@ -543,3 +543,103 @@ describe('check', () => {
     expect((await keyProblems(plain)).map((p) => p.message).join()).toContain('is not a primary key or unique column');
   });
 });
+
+describe('partition bounds read in any session', () => {
+  it('are exact instants whatever the DateStyle and TimeZone: a partition with a row not yet due is not dropped', async () => {
+    const { planDrops, readPartitionTree } = await import('../../src/stores/postgres/partitions.js');
+    const { dropPartitions } = await import('../../src/stores/postgres/drop-partitions.js');
+    const s = env.schema;
+    await env.sql(`CREATE TABLE ${s}.logs (id bigint NOT NULL, at timestamptz NOT NULL, user_id text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    await env.sql(`CREATE TABLE ${s}.june PARTITION OF ${s}.logs FOR VALUES FROM ('2024-06-01T00:00:00+01') TO ('2024-07-01T00:00:00+01')`);
+    await env.sql(`CREATE TABLE ${s}.later PARTITION OF ${s}.logs FOR VALUES FROM ('2024-07-01T00:00:00+01') TO (MAXVALUE)`);
+    // Expired: anchors up to 22:30Z on June 30. Row 2 (22:45Z) is not, and lies in "june",
+    // whose upper bound is 23:00Z.
+    await env.sql(`INSERT INTO ${s}.logs VALUES (1, '2024-06-15T00:00:00Z', 'u'), (2, '2024-06-30T22:45:00Z', 'u'), (3, '2024-07-05T00:00:00Z', 'u')`);
+    const ranges = [{ from: null, to: Date.parse('2024-06-30T22:30:00Z') }];
+    const config = env.config([{ id: 'logs', table: 'logs', anchor: 'at', key: 'id', retain: 'P6M', action: 'delete', subject: 'user_id', batchSize: 100 }]);
+    const rule = sqlRule(config.rules[0]!);
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      // What a server, database or role set to DateStyle 'SQL, DMY' in an Irish zone gives
+      // every session: a bound printed as '01/07/2024 00:00:00 IST', where IST reads back
+      // as Israel's +02, not Irish Summer Time's +01.
+      await client.query(`SET DateStyle = 'SQL, DMY'`);
+      await client.query(`SET TimeZone = 'Europe/Dublin'`);
+      const tree = await readPartitionTree(client, rule, 'timestamptz');
+      const june = tree.find((n) => n.name.endsWith('.june'))!;
+      expect(new Date(june.upperMs).toISOString()).toBe('2024-06-30T23:00:00.000Z');
+      const plan = planDrops(tree, rule, ranges, 'timestamptz');
+      expect((plan?.drops ?? []).map((d) => d.name)).toEqual([]);
+      // Asked to drop it anyway (a plan made elsewhere), the recheck under lock refuses.
+      await client.query('BEGIN');
+      await dropPartitions(client, { rule, anchorType: 'timestamptz', partitions: [{ name: june.name, bound: june.bound! }], ranges, held: async () => [], dryRun: false });
+      await client.query('COMMIT');
+      // The session's own settings are as they were.
+      expect((await client.query('SHOW DateStyle')).rows[0].DateStyle).toBe('SQL, DMY');
+    } finally {
+      await client.end();
+    }
+    expect((await env.sql<{ id: string }>(`SELECT id::text FROM ${s}.logs ORDER BY id`)).map((r) => r.id)).toContain('2');
+  });
+});
+
+describe('a sub-partition whose bound is wider than its parent partition', () => {
+  it('is swept row by row, so the row batches do not leave out another partition’s expired rows', async () => {
+    const s = env.schema;
+    await env.sql(`CREATE TABLE ${s}.logs (id bigint NOT NULL, at timestamptz NOT NULL, user_id text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    const m = await thisMonth();
+    // p0 [m-12, m-9) has a DELETE trigger: never dropped, swept row by row.
+    await env.sql(`CREATE TABLE ${s}.p0 PARTITION OF ${s}.logs FOR VALUES FROM ('${m.minus({ months: 12 }).toISO()}') TO ('${m.minus({ months: 9 }).toISO()}')`);
+    await env.sql(`CREATE TABLE ${s}.deletions (id bigint)`);
+    await env.sql(`CREATE FUNCTION ${s}.note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${s}.deletions VALUES (OLD.id); RETURN OLD; END $$`);
+    await env.sql(`CREATE TRIGGER note AFTER DELETE ON ${s}.p0 FOR EACH ROW EXECUTE FUNCTION ${s}.note()`);
+    // p1 [m-9, m+2) straddles the boundary, sub-partitioned by the anchor; sp1's own bound starts at MINVALUE.
+    await env.sql(`CREATE TABLE ${s}.p1 PARTITION OF ${s}.logs FOR VALUES FROM ('${m.minus({ months: 9 }).toISO()}') TO ('${m.plus({ months: 2 }).toISO()}') PARTITION BY RANGE (at)`);
+    await env.sql(`CREATE TABLE ${s}.sp1 PARTITION OF ${s}.p1 FOR VALUES FROM (MINVALUE) TO ('${m.minus({ months: 8 }).toISO()}')`);
+    await env.sql(`CREATE TABLE ${s}.sp2 PARTITION OF ${s}.p1 FOR VALUES FROM ('${m.minus({ months: 8 }).toISO()}') TO ('${m.plus({ months: 2 }).toISO()}')`);
+    await env.sql(`INSERT INTO ${s}.logs SELECT g, date_trunc('second', now()) - g * interval '7 hours', 'u' FROM generate_series(1, 1200) g`);
+    const config = env.config([RULE]);
+    const runtime = await env.runtime(config);
+    const sweep = await plannedSweep(env, config, runtime);
+    for (let i = 0; i < sweep.batchesTotal; i++) await executeBatch(runtime, sweep.id, i);
+    const ranges = rangesFromJson(sweep.ranges);
+    const left = (await allRows()).filter((r) => inRanges(ranges, r.at.getTime()));
+    expect(left).toEqual([]);
+    // p0's rows went one by one, through its trigger.
+    expect(Number((await env.sql<{ n: string }>(`SELECT count(*) AS n FROM ${s}.deletions`))[0]!.n)).toBeGreaterThan(0);
+  });
+});
+
+describe('a partition a view reads', () => {
+  it('is not dropped (the DROP would fail): it is swept row by row, and the other months of its drop batch still go', async () => {
+    const s = env.schema;
+    await env.sql(`CREATE TABLE ${s}.logs (id bigint NOT NULL, at timestamptz NOT NULL, user_id text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    const m = await thisMonth();
+    for (let i = -12; i <= 1; i++) {
+      const from = m.plus({ months: i });
+      await env.sql(`CREATE TABLE ${s}.m${i + 12} PARTITION OF ${s}.logs FOR VALUES FROM ('${from.toISO()}') TO ('${from.plus({ months: 1 }).toISO()}')`);
+    }
+    await env.sql(`CREATE VIEW ${s}.v AS SELECT * FROM ${s}.m3`);
+    await env.sql(`INSERT INTO ${s}.logs SELECT g, date_trunc('second', now()) - g * interval '7 hours', 'u' FROM generate_series(1, 1200) g`);
+    const config = env.config([RULE]);
+    const runtime = await env.runtime(config);
+    const sweep = await plannedSweep(env, config, runtime);
+    for (let i = 0; i < sweep.batchesTotal; i++) await executeBatch(runtime, sweep.id, i);
+    const ranges = rangesFromJson(sweep.ranges);
+    expect((await allRows()).filter((r) => inRanges(ranges, r.at.getTime()))).toEqual([]);
+    const batchEntries = (
+      await env.sql<{ entry: { dropped?: { partition: string }[]; partitionKept?: unknown[] } }>(
+        `SELECT entry FROM ${env.stateSchema}.audit_log WHERE entry->>'sweepId' = $1 AND entry->>'event' = 'batch'`,
+        [sweep.id],
+      )
+    ).map((r) => r.entry);
+    const dropped = batchEntries.flatMap((e) => e.dropped ?? []).map((d) => d.partition);
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.some((name) => name.endsWith('.m3'))).toBe(false);
+    expect(batchEntries.flatMap((e) => e.partitionKept ?? [])).toEqual([]);
+    // The view still reads its month.
+    expect((await env.sql(`SELECT count(*) FROM ${s}.v`)).length).toBe(1);
+  });
+});
+

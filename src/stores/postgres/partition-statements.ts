@@ -82,6 +82,9 @@ export function partitionTreeStatement(table: TableName, anchor: string, anchorT
                            WHERE p.pubdelete AND pt.schemaname = l.nspname AND pt.tablename = l.relname) AS published,
                   coalesce((SELECT (to_jsonb(i) ->> 'inhdetachpending')::boolean FROM pg_inherits i WHERE i.inhrelid = l.relid), false) AS detach_pending,
                   pg_has_role(l.relowner, 'USAGE') AS owned,
+                  EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+                           WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                             AND d.refobjid = l.relid AND r.ev_class <> l.relid) AS dependents,
                   -- The planner's estimate of its rows (-1: never vacuumed or analyzed), to size drop batches.
                   CASE WHEN l.relkind = 'r' THEN l.reltuples
                        ELSE (SELECT coalesce(sum(greatest(dc.reltuples, 0)), 0) FROM walk d JOIN pg_class dc ON dc.oid = d.relid

@@ -72,7 +72,8 @@ export function dropGroups<T extends { estimate: number | null }>(drops: readonl
   let rows = 0;
   for (const p of drops) {
     const last = groups[groups.length - 1];
-    const estimate = p.estimate ?? 0;
+    // Never analyzed: no idea of its size, so it goes alone (its count under SHARE is one scan).
+    const estimate = p.estimate ?? DROP_BATCH_ROWS;
     if (last && last.length < DROP_BATCH_PARTITIONS && rows + estimate <= DROP_BATCH_ROWS) {
       last.push(p);
       rows += estimate;

@@ -111,16 +111,26 @@ export async function readPartitionTree(client: pg.Pool | pg.ClientBase, rule: R
  */
 async function withoutJit<T>(client: pg.Pool | pg.ClientBase, read: (c: pg.Pool | pg.ClientBase) => Promise<T>): Promise<T> {
   if (!(client instanceof pg.Pool)) {
-    const { rows } = await client.query<{ previous: string }>("SELECT current_setting('jit') AS previous, set_config('jit', 'off', true)");
-    const result = await read(client);
-    // Not after a failure: the statement's (sub)transaction is then rolled back, and the setting with it.
-    await client.query("SELECT set_config('jit', $1, true)", [rows[0]!.previous]);
-    return result;
+    // Set for the session, not the transaction: the client may be in none (a setting local
+    // to a transaction would then last one statement), and put back after, whatever happens
+    // (inside a transaction that fails, its rollback puts them back too).
+    const { rows } = await client.query<{ jit: string; datestyle: string; timezone: string }>(
+      `SELECT current_setting('jit') AS jit, current_setting('DateStyle') AS datestyle, current_setting('TimeZone') AS timezone,
+              set_config('jit', 'off', false), ${PINNED_SETTINGS.replaceAll('true)', 'false)')}`,
+    );
+    const { jit, datestyle, timezone } = rows[0]!;
+    try {
+      return await read(client);
+    } finally {
+      await client
+        .query("SELECT set_config('jit', $1, false), set_config('DateStyle', $2, false), set_config('TimeZone', $3, false)", [jit, datestyle, timezone])
+        .catch(() => undefined);
+    }
   }
   const own = await client.connect();
   try {
     await own.query('BEGIN READ ONLY');
-    await own.query('SET LOCAL jit = off');
+    await own.query(`SELECT set_config('jit', 'off', true), ${PINNED_SETTINGS}`);
     const result = await read(own);
     await own.query('COMMIT');
     return result;
@@ -131,6 +141,16 @@ async function withoutJit<T>(client: pg.Pool | pg.ClientBase, read: (c: pg.Pool 
     own.release();
   }
 }
+
+/**
+ * Bounds are read as text (`pg_get_expr`), printed in the session's DateStyle and TimeZone,
+ * and cast back: in a non-ISO DateStyle a timestamptz prints with a zone abbreviation, which
+ * reads back through timezone_abbreviations, and "IST" (Irish Summer Time, +01) reads as
+ * Israel's +02: an upper bound an hour early, and a partition holding rows not yet due
+ * judged wholly expired. Pinned to ISO and UTC for the read, the text is an exact instant,
+ * the same for every session (the recheck under lock compares it with the text planned).
+ */
+const PINNED_SETTINGS = "set_config('DateStyle', 'ISO, YMD', true), set_config('TimeZone', 'UTC', true)";
 
 /** A bound for sorting: an unreadable one (NaN) last. */
 const order = (ms: number): number => (Number.isNaN(ms) ? Infinity : ms);
@@ -158,6 +178,7 @@ interface TreeRow {
   published: boolean;
   detach_pending: boolean;
   owned: boolean;
+  dependents: boolean;
   estimate: number | null;
 }
 
@@ -194,6 +215,9 @@ function relationBlockers(row: TreeRow): string[] {
   if (row.relkind === 'f') found.push(`${row.name} is a foreign table: dropping it leaves the remote rows`);
   if (row.detach_pending) found.push(`${row.name} has a detach pending`);
   if (!row.owned) found.push(`this user does not own ${row.name}`);
+  // A view (or rule of another table) reading the partition: the DROP would fail, taking the
+  // other partitions of its drop batch back to row-by-row deletes with it.
+  if (row.dependents) found.push(`views or rules of other relations read ${row.name}: a DROP would fail`);
   return found;
 }
 
@@ -251,6 +275,13 @@ export function dropRefusal(tree: readonly PartitionNode[], node: PartitionNode,
   const ancestors: PartitionNode[] = [];
   for (let up = node.parent === null ? undefined : byOid.get(node.parent); up; up = up.parent === null ? undefined : byOid.get(up.parent)) ancestors.push(up);
   if (ancestors.length === 0 || ancestors[ancestors.length - 1]!.level !== 0) return 'it is no longer in the table';
+  // PostgreSQL takes a sub-partition bound wider than its parent's (FROM MINVALUE under a
+  // month). Its rows lie within the parent's, but the row batches leave every dropped
+  // partition's bound to the drop (`outside`): a wide one would take other partitions'
+  // expired rows out of every row batch. Such a partition is swept row by row.
+  if (ancestors.some((a) => a.level > 0 && a.ranged && (node.lowerMs < a.lowerMs || node.upperMs > a.upperMs))) {
+    return "its bound reaches past its parent partition's";
+  }
   const blockers = [...ancestors, ...subtree(node)].flatMap((n) => n.blockers);
   return blockers.length > 0 ? blockers.join('; ') : null;
 }
