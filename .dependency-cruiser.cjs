@@ -26,6 +26,8 @@ module.exports = {
       'the state database holds sweeps and triggers; transport types do not live there'),
     layer('people-below-the-queue', '^src/people/', '^src/(queue|cli|executor)/|^jobs/',
       'people/ holds what a person is to the product (digests, sealed ids, holds, deadlines); the executor acts on it'),
+    layer('draft-reads-text-only', '^src/draft/', '^src/(stores|queue|executor|cli|audit|state|people|planner|runtime)/|^jobs/',
+      'draft/ turns a policy text into candidate rules; it is pure and acts on nothing (`retention draft` prints what it returns)'),
     layer('queue-is-transport', '^src/queue/', '^src/cli/',
       'the queue layer carries jobs; commands sit above it'),
     {

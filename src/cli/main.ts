@@ -70,6 +70,11 @@ const SUBCOMMANDS: readonly Subcommand[] = [
     description: 'after restoring a backup: erase again the people erased since it was taken, and sweep again the rules swept since',
     load: async () => (await import('./replay.js')).defineReplay,
   },
+  {
+    name: 'draft',
+    description: "read a privacy policy's text and print draft rules (all commented out) for its retention promises, for a person to review",
+    load: async () => (await import('./draft.js')).defineDraft,
+  },
 ];
 
 /**
