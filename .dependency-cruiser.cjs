@@ -28,6 +28,8 @@ module.exports = {
       'people/ holds what a person is to the product (digests, sealed ids, holds, deadlines); the executor acts on it'),
     layer('draft-reads-text-only', '^src/draft/', '^src/(stores|queue|executor|cli|audit|state|people|planner|runtime)/|^jobs/',
       'draft/ turns a policy text into candidate rules; it is pure and acts on nothing (`retention draft` prints what it returns)'),
+    layer('coverage-is-pure', '^src/coverage/', '^src/(stores|queue|executor|cli|audit|state|people|planner|runtime|draft)/|^jobs/',
+      'coverage/ compares the config with catalog facts a store read; it reads and changes nothing itself (`retention coverage` prints what it returns)'),
     layer('queue-is-transport', '^src/queue/', '^src/cli/',
       'the queue layer carries jobs; commands sit above it'),
     {

@@ -75,6 +75,11 @@ const SUBCOMMANDS: readonly Subcommand[] = [
     description: "read a privacy policy's text and print draft rules (all commented out) for its retention promises, for a person to review",
     load: async () => (await import('./draft.js')).defineDraft,
   },
+  {
+    name: 'coverage',
+    description: 'find personal data no rule covers: unlisted personal-looking columns, inventory entries without a rule, rules on missing tables (PostgreSQL stores only); exits 1 on a gap',
+    load: async () => (await import('./coverage.js')).defineCoverage,
+  },
 ];
 
 /**

@@ -3,6 +3,7 @@ import { durationProblem } from './duration.js';
 import { redisUrlSchema } from './redis-url.js';
 import { requestsSchema } from './requests-schema.js';
 import { STRATEGY_NAMES } from '../anonymize/registry.js';
+import { DATA_CATEGORIES, isDataCategory } from './data-category.js';
 
 /**
  * The config file's shape, for the parts every store kind shares. Structure only:
@@ -75,6 +76,56 @@ export function ruleSchemaFor(targetKeys: readonly string[]) {
   return z.strictObject({ ...commonRuleShape, ...passthrough });
 }
 
+const dataCategory = z.string({ error: 'a category must be a string' }).refine((c) => isDataCategory(c), {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a data category (valid: ${DATA_CATEGORIES.join(', ')})`,
+});
+
+const INVENTORY_TABLE = /^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/;
+
+/**
+ * One `inventory:` entry: where personal data lives and of which categories. Exactly one of
+ * `table` (a SQL table, with `columns` mapping column -> category), `keys` (a Redis SCAN
+ * pattern) or `root` (a directory or prefix of a files/S3 store). It is covered by a rule
+ * on the same store and table/keys/root, or by `keptBecause`, a written reason to keep it.
+ */
+export const inventoryEntrySchema = z
+  .strictObject({
+    store: z.string({ error: (issue) => (issue.input === undefined ? 'is required: the name of an entry under stores' : 'store must be a string') }),
+    table: z
+      .string({ error: 'table must be a string' })
+      .regex(INVENTORY_TABLE, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid table name (name or schema.name; ${IDENTIFIER_HINT})` })
+      .optional(),
+    columns: z
+      .record(z.string().regex(IDENTIFIER, { error: (issue) => `${JSON.stringify(issue.input)} is not a valid column name` }), dataCategory, {
+        error: 'columns maps column names to data categories, e.g. { email: email, last_ip: ip }',
+      })
+      .optional(),
+    keys: z.string({ error: 'keys must be a string: a Redis key pattern such as session:*' }).min(1).optional(),
+    root: z.string({ error: 'root must be a string: a directory or prefix of a files or s3 store' }).min(1).optional(),
+    categories: z.array(dataCategory, { error: 'categories is a list of data categories, e.g. [email, phone]' }).optional(),
+    keptBecause: z
+      .string({ error: 'keptBecause must be a string: why this data is kept with no rule' })
+      .trim()
+      .min(1, { error: 'keptBecause must give a reason (or be left out)' })
+      .optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const where = (['table', 'keys', 'root'] as const).filter((k) => entry[k] !== undefined);
+    if (where.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: where.length === 0 ? [] : [where[1]!],
+        message: where.length === 0 ? 'an inventory entry names one of table, keys or root' : `an inventory entry names one of table, keys or root, not ${where.join(' and ')}`,
+      });
+    }
+    if (entry.columns !== undefined && entry.table === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'columns is for table entries' });
+    }
+    if (Object.keys(entry.columns ?? {}).length === 0 && (entry.categories ?? []).length === 0) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'an inventory entry names its data categories: columns (for a table) or categories' });
+    }
+  });
+
 /**
  * A store entry: its `kind` here; the rest is checked by that kind's own config schema
  * (`StoreKind.configSchema`), with problems at `stores.NAME.field`.
@@ -101,8 +152,11 @@ export function configSchemaFor(targetKeys: readonly string[]) {
     .default({ concurrency: 2 }),
   /** Deadlines of people's requests; defaults in src/policy/request-policy.ts. */
   requests: requestsSchema.optional(),
+  /** Where personal data lives, for `retention coverage` (src/policy/inventory.ts). */
+  inventory: z.array(inventoryEntrySchema, { error: 'inventory is a list of entries such as { store: app, table: public.users, columns: { email: email } }' }).optional(),
   });
 }
 
 export type RawConfig = z.infer<ReturnType<typeof configSchemaFor>>;
 export type RawRule = z.infer<ReturnType<typeof ruleSchemaFor>>;
+export type RawInventoryEntry = z.infer<typeof inventoryEntrySchema>;

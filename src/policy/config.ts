@@ -1,3 +1,4 @@
+import type { InventoryEntry } from './inventory.js';
 import type { RequestPolicy } from './request-policy.js';
 import type { Rule } from './rule.js';
 
@@ -30,6 +31,8 @@ export interface Config {
   worker: WorkerConfig;
   /** Deadlines of people's requests (`requests:`), defaults filled in. */
   requests: RequestPolicy;
+  /** Where personal data lives (`inventory:`), for `retention coverage`; empty when not written. */
+  inventory: InventoryEntry[];
   /** For each config path filled from the environment, where its value came from. */
   origins: ReadonlyMap<string, string>;
 }

@@ -8,6 +8,7 @@ import type { Config, StoreConfig } from './config.js';
 import { commonRuleShape, configSchemaFor, type RawConfig, type RawRule } from './config-schema.js';
 import { durationProblem, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
+import { inventoryEntry, type InventoryEntry } from './inventory.js';
 import { ruleDefinitionHash } from './rule-hash.js';
 import { resolveRequestPolicy } from './request-policy.js';
 import { queuePrefixProblem } from './redis-url.js';
@@ -101,6 +102,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, 
   const numbers = numberSources(doc);
   const rules = config.rules.map((rule, i) => buildRule(rule, `rules[${i}]`, config, stores, catalog, problems, numbers));
   problems.push(...crossChecks(config));
+  const inventory = (config.inventory ?? []).map((entry, i) => inventoryEntry(entry, `inventory[${i}]`));
+  problems.push(...inventoryProblems(inventory, stores, catalog));
   if (problems.length > 0) throw new ConfigError(file, problems);
 
   return {
@@ -115,8 +118,33 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, 
     rules,
     worker: config.worker,
     requests: resolveRequestPolicy(config.requests),
+    inventory,
     origins,
   };
+}
+
+/**
+ * An inventory entry names a store that exists, and a place that store's kind holds: a
+ * table on a kind whose rules take `table:`, keys on one whose rules take `keys:`.
+ */
+function inventoryProblems(inventory: readonly InventoryEntry[], stores: Record<string, StoreConfig>, catalog: Catalog): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const entry of inventory) {
+    const store = stores[entry.store];
+    if (!store) {
+      const known = Object.keys(stores);
+      problems.push({ path: `${entry.path}.store`, message: `${JSON.stringify(entry.store)} is not a store (defined: ${known.length ? known.join(', ') : 'none'})` });
+      continue;
+    }
+    const field = entry.place.kind;
+    const ruleKey = field === 'root' ? null : field;
+    const kind = catalog.get(store.kind);
+    if (ruleKey !== null && kind && !kind.targetKeys.includes(ruleKey)) {
+      const owners = catalog.ownersOf(ruleKey);
+      problems.push({ path: `${entry.path}.${field}`, message: `${field} is for ${owners.join(' and ')} stores; store ${entry.store} is ${store.kind}` });
+    }
+  }
+  return problems;
 }
 
 function crossChecks(config: RawConfig): ConfigProblem[] {
