@@ -22,6 +22,6 @@ export default async function sweep(job: Job, { runtime, queue, nextExpiry }: Jo
   // end on a worker that queues nothing.
   if (enqueue && claimed && result.joined) return { ...result, nextExpiry: await scheduleAfterJoin(runtime, queue, result.sweepId) } as SweepJobResult;
   // Planned with nothing to do, the sweep ended here: its next expiry is queued now.
-  else if (!result.blocked && !result.held) return { ...result, nextExpiry: await scheduleAfterSweepOf(runtime, queue, result.sweepId, nextExpiry === true) } as SweepJobResult;
+  else if (!enqueue && !result.blocked && !result.held) return { ...result, nextExpiry: await scheduleAfterSweepOf(runtime, queue, result.sweepId, nextExpiry === true) } as SweepJobResult;
   return result;
 }

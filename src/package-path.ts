@@ -15,6 +15,9 @@ export function packageDir(from: string, relative: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     const candidate = join(dir, relative);
     if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`${relative}/ not found above ${start}: the package is incomplete (rebuild it: npm run build)`);
+    // Never past the package's own root: an application's jobs/ above it is not ours to load.
+    if (existsSync(join(dir, 'package.json')) || dirname(dir) === dir) {
+      throw new Error(`${relative}/ not found above ${start}: the package is incomplete (rebuild it: npm run build)`);
+    }
   }
 }

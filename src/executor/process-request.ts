@@ -131,7 +131,9 @@ async function pass(runtime: Runtime, requestId: string, actor: string): Promise
  * (`request-waiting`), which must only ever name the person by digest.
  */
 function withoutSubject(error: unknown, subject: string): string {
-  return String((error as Error)?.message ?? error).replaceAll(subject, '[subject]');
+  const message = String((error as Error)?.message ?? error);
+  // An empty id would put the marker between every character.
+  return subject === '' ? message : message.replaceAll(subject, '[subject]');
 }
 
 /**

@@ -252,7 +252,8 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   const judged = await judgeLimits(rule.limits, affected, (atLeast) => store.total(rule, atLeast));
   const reason = judged.reason;
   if (reason === null) return null;
-  const total = judged.total ?? (await store.total(rule));
+  // A blocked sweep always has its exact total (judgeLimits).
+  const total = judged.total!;
   if (data.confirm !== undefined && tokenAllows(data.confirm, rule.hash, affected)) return null;
   return {
     affected,

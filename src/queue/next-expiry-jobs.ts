@@ -26,7 +26,7 @@ import type { SweepQueue } from './sweep-queue.js';
  * field under the queue's prefix). A new instant is queued only when no job is pending for
  * an earlier or equal instant; a job clears its field as it starts (`claimNextExpiry`), so
  * its own sweep's end can queue the next. Several workers offering the same instant queue
- * it once (the script decides atomically, and the job id is deterministic), and two
+ * it once (the script decides atomically; each offer's job id is new), and two
  * chains of jobs (a worker's start and a scheduled sweep's end) merge at the next offer.
  *
  * Rows written later with an anchor that makes them expire sooner than the instant queued

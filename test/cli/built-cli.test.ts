@@ -88,7 +88,7 @@ describe('the build', () => {
     expect(version.stdout.trim()).toBe(PACKAGE.version);
     const help = await built(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['check', 'plan', 'run', 'worker', 'sweeps', 'audit', 'erase', 'requests', 'receipt', 'hold', 'replay']) {
+    for (const command of ['check', 'plan', 'run', 'worker', 'sweeps', 'audit', 'erase', 'requests', 'receipt', 'hold', 'replay', 'draft', 'coverage']) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     }
     // A command's own help defines it in full (its module imported only then).

@@ -5,12 +5,13 @@ import type { SelectionParts } from '../selection.js';
 import type { SqlRule as Rule } from '../sql/sql-target.js';
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
-import { planDrops, readPartitionTree, WALL_CLOCK_MARGIN_MS, type PartitionNode, type PartitionPlan } from './partitions.js';
+import { planDrops, readPartitionTree, ruleRefusal, WALL_CLOCK_MARGIN_MS, type PartitionNode, type PartitionPlan } from './partitions.js';
 import { remainingBoundariesStatement } from './partition-statements.js';
 
 /** What a sweep of a range-partitioned table drops, and the partitions whose rows it deletes. */
 export async function partitionPlan(client: pg.Pool | pg.ClientBase, rule: Rule, table: TableInfo, selection: SelectionParts): Promise<PartitionPlan | null> {
-  if (table.relkind !== 'p' || selection.ranges === null || selection.none) return null;
+  // A rule that may never drop (where filters, anonymize, cascade:) reads no partition tree.
+  if (table.relkind !== 'p' || selection.ranges === null || selection.none || ruleRefusal(rule) !== null) return null;
   const anchorType = table.columns.get(rule.target.anchor)?.baseType ?? '';
   return planDrops(await readPartitionTree(client, rule, anchorType), rule, selection.ranges, anchorType);
 }
