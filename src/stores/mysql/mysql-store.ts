@@ -42,6 +42,8 @@ import { smallestAnchor } from './smallest-anchor.js';
 
 /** Up to this many batches' worth of expired rows, a sweep is planned through the anchor index. */
 const ANCHOR_PLAN_BATCHES = 4;
+/** How long whether an anchor is indexed is believed (as PostgreSQL's store). */
+const ANCHOR_INDEX_TTL_MS = 5 * 60_000;
 
 type MysqlRule = Rule<MysqlTarget>;
 
@@ -53,6 +55,7 @@ type MysqlRule = Rule<MysqlTarget>;
 export class MysqlStore implements Store<MysqlTarget> {
   readonly kind = 'mysql';
   readonly #tables = new Map<string, Promise<MysqlTable | null>>();
+  readonly #anchorIndexes = new Map<string, { at: number; indexed: Promise<boolean> }>();
 
   constructor(
     readonly name: string,
@@ -152,8 +155,7 @@ export class MysqlStore implements Store<MysqlTarget> {
     }
     // Few expired rows and an index on the anchor: batches from those rows alone, or none
     // (the choice and its reasons are PostgreSQL's: PostgresStore#expiredRowRanges).
-    const [indexed] = await this.database.rows<{ n: string | number }>(anchorIndexStatement(rule, table));
-    if (Number(indexed!.n) > 0) {
+    if (await this.#anchorIndexed(rule, table)) {
       const limit = ANCHOR_PLAN_BATCHES * rule.batchSize;
       const rows = await this.database.rows<{ k: string; total: string | number }>(expiredBoundariesStatement(rule, table, parts, rule.batchSize, limit, context ?? null));
       const total = rows.length === 0 ? 0 : Number(rows[0]!.total);
@@ -255,8 +257,7 @@ export class MysqlStore implements Store<MysqlTarget> {
    */
   async nextExpiring(rule: MysqlRule, expired: readonly AnchorRange[], within?: readonly AnchorRange[]): Promise<number | null> {
     const table = await this.requireTable(rule);
-    const [indexed] = await this.database.rows<{ n: string | number }>(anchorIndexStatement(rule, table));
-    if (Number(indexed!.n) === 0) return null;
+    if (!(await this.#anchorIndexed(rule, table))) return null;
     return smallestAnchor(this.database, rule, table, notExpiredConditions(rule, table, expired, within));
   }
 
@@ -297,6 +298,21 @@ export class MysqlStore implements Store<MysqlTarget> {
   private async estimatedRows(rule: MysqlRule): Promise<number> {
     const table = await readTable(this.database, rule.target.table);
     return table?.estimatedRows ?? -1;
+  }
+
+  /**
+   * Whether a B-tree index starts with the rule's anchor column: read again after
+   * ANCHOR_INDEX_TTL_MS (an index created after the worker started is seen without a
+   * restart), not at every planning and next-expiry probe.
+   */
+  #anchorIndexed(rule: MysqlRule, table: MysqlTable): Promise<boolean> {
+    const key = JSON.stringify([table.resolvedName, rule.target.anchor]);
+    const cached = this.#anchorIndexes.get(key);
+    if (cached && Date.now() - cached.at < ANCHOR_INDEX_TTL_MS) return cached.indexed;
+    const indexed = this.database.rows<{ n: string | number }>(anchorIndexStatement(rule, table)).then((rows) => Number(rows[0]!.n) > 0);
+    indexed.catch(() => this.#anchorIndexes.delete(key));
+    this.#anchorIndexes.set(key, { at: Date.now(), indexed });
+    return indexed;
   }
 
   /** Catalog facts are read once per table per process. */
