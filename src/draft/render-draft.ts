@@ -37,7 +37,7 @@ export function renderDraft(file: string, found: PolicyPromises): string {
     out.push('## longest extension); copy the ones that apply:');
     for (const p of deadlines) {
       out.push(`## - ${describe(p)}: "${p.period}"`);
-      out.push(`##     due: ${typeof p.duration === 'string' ? p.duration : `{ workingDays: ${p.duration.workingDays} }`}`);
+      out.push(`##     due: ${dueText(p.duration)}`);
       out.push(`##     source: ${quote(p)}`);
     }
   }
@@ -72,4 +72,13 @@ function uniqueId(seen: Map<string, number>, p: FoundPromise): string {
   const n = (seen.get(base) ?? 0) + 1;
   seen.set(base, n);
   return n === 1 ? base : `${base}-${n}`;
+}
+
+/**
+ * A deadline as `requests:` takes it: whole days or working days. One in hours (PT72H)
+ * would be refused there, so it is left for the reader to turn into days.
+ */
+function dueText(duration: string | { workingDays: number }): string {
+  if (typeof duration !== 'string') return `{ workingDays: ${duration.workingDays} }`;
+  return duration.includes('T') ? `TODO  ## ${duration}: a request deadline is whole days; choose the days that cover it` : duration;
 }

@@ -140,3 +140,14 @@ describe('Markdown and HTML', () => {
     expect(found.setAside.map((s) => s.text)).toEqual(['13 years']);
   });
 });
+
+describe('an answer deadline in hours', () => {
+  it('is not offered as `due:` (requests take whole days or working days): left for the reader', async () => {
+    const { renderDraft } = await import('../../src/draft/render-draft.js');
+    const text = 'We will respond to your deletion request within 72 hours of receiving the request.';
+    const found = findPromises(text);
+    const draft = renderDraft('policy.txt', found);
+    expect(draft).not.toMatch(/due: PT72H/);
+    expect(draft).toMatch(/due: TODO {2}## PT72H: a request deadline is whole days/);
+  });
+});
