@@ -10,8 +10,9 @@
 // jobs/ (the worker loads job kinds from dist/jobs/ as it does from jobs/), split into shared
 // chunks so a job and the bin share one copy of every module: a second copy would have its
 // own caches and its own error classes. Packages loaded only by some configs or some
-// commands (the AWS SDK, mysql2, date-holidays, cli-progress) and pino (its transports run
-// files of their own in worker threads) stay in node_modules, imported as before.
+// commands (the AWS SDK, mysql2, date-holidays, cli-progress), pino (its transports run
+// files of their own in worker threads) and Bull Board (it reads its UI's files from its own
+// package) stay in node_modules, imported as before.
 //
 // Code finds the directories shipped beside it (jobs/, src/state/migrations/) by walking up
 // from itself (src/package-path.ts), so it does not matter which chunk holds it.
@@ -60,7 +61,7 @@ try {
     platform: 'node',
     target: 'node20',
     packages: 'bundle',
-    external: ['@aws-sdk/*', 'mysql2', 'mysql2/*', 'date-holidays', 'cli-progress', 'pino', 'pino-pretty', 'pg-native'],
+    external: ['@aws-sdk/*', 'mysql2', 'mysql2/*', 'date-holidays', 'cli-progress', 'pino', 'pino-pretty', 'pg-native', '@bull-board/*'],
     // CommonJS packages in an ES module bundle call require() for Node's own modules.
     banner: { js: "import { createRequire as __retentionRequire } from 'node:module'; const require = __retentionRequire(import.meta.url);" },
     sourcemap: 'linked',

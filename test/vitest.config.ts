@@ -7,7 +7,7 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
     // $RETENTION_AUDIT_KEY for every test and the CLI processes tests spawn.
-    setupFiles: ['test/helpers/audit-key-setup.ts'],
+    setupFiles: ['test/helpers/audit-key-setup.ts', 'test/helpers/http-port-setup.ts', 'test/helpers/role-warnings-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

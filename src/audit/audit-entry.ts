@@ -1,11 +1,14 @@
 import type { Action } from '../policy/rule.js';
+import { SUNSET_EVENTS, type SunsetAuditEntry } from './sunset-audit-entry.js';
+
+export type { SunsetAuditEntry };
 
 /**
  * What one audit entry records. Names, counts and positions only: an auditor can see what
  * was done to which table under which rule, but no personal data (no row key, only a
  * batch's position or a key's digest, `keyDigest`).
  */
-export type AuditEntry = SweepAuditEntry | PeopleAuditEntry;
+export type AuditEntry = SweepAuditEntry | PeopleAuditEntry | SunsetAuditEntry;
 
 /** What a sweep (or a job refused, or a cascade drain) did: see `event`. */
 export interface SweepAuditEntry {
@@ -81,6 +84,18 @@ export interface SweepAuditEntry {
   dropped?: { partition: string; rows: number }[];
   /** Batch planned to drop partitions: each one whose expired rows it deleted one by one instead, and why. */
   partitionKept?: { partition: string; reason: string }[];
+  /**
+   * Closing entries of a never-store rule's sweep (`never: true`) that found anything: how
+   * many items were present (`src/audit/never-store-incident.ts`). Absent: not such a
+   * sweep, or it found nothing.
+   */
+  incident?: { found: number; held?: number };
+  /**
+   * Closing entries of a never-store rule's sweep that found only items a legal hold keeps
+   * (it changed nothing): how many. No incident: every sweep while the hold lasts finds
+   * them again (`src/audit/never-store-incident.ts`).
+   */
+  neverStoreHeld?: number;
   /** `superseded`, `failed`, `cancelled`, `refused`: why. */
   reason?: string;
   /** `superseded`, `refused`: the definition hash the sweep was planned with or the job carried. */
@@ -163,9 +178,11 @@ const PEOPLE_EVENTS: ReadonlySet<string> = new Set<PeopleAuditEntry['event']>([
   'replayed',
 ]);
 
-/** A sweep's entry (batch, sweep-finished, blocked, ...), not one about a person. */
+const OTHER_EVENTS: ReadonlySet<string> = new Set<string>(SUNSET_EVENTS);
+
+/** A sweep's entry (batch, sweep-finished, blocked, ...), not one about a person or a sunset. */
 export function isSweepEntry(entry: AuditEntry): entry is SweepAuditEntry {
-  return !PEOPLE_EVENTS.has(entry.event);
+  return !PEOPLE_EVENTS.has(entry.event) && !OTHER_EVENTS.has(entry.event);
 }
 
 /** An entry as stored: with its place in the chain. */

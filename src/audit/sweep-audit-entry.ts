@@ -1,5 +1,6 @@
 import type { SweepRecord } from '../state/sweeps.js';
 import type { SweepAuditEntry } from './audit-entry.js';
+import { incidentMember } from './never-store-incident.js';
 
 /**
  * The audit entry for an event of a recorded sweep: everything an auditor needs, no row
@@ -37,5 +38,7 @@ export function sweepAuditEntry(
     trigger: sweep.trigger,
     ...(sweep.blocked ? { blocked: { total: sweep.blocked.total, reason: sweep.blocked.reason, confirmToken: sweep.blocked.confirmToken } } : {}),
     ...(sweep.confirmToken ? { confirmToken: sweep.confirmToken } : {}),
+    // A never-store rule's sweep that found anything: closing entries only, hashed with the rest.
+    ...incidentMember(sweep, event),
   };
 }

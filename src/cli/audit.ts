@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { checkpointLine, readCheckpoints, signCheckpoint, type AuditCheckpoint } from '../audit/audit-checkpoint.js';
 import { auditKeyFrom, requireAuditKey } from '../audit/audit-key.js';
 import { listAudit } from '../audit/list-audit.js';
+import type { AuditEntry } from '../audit/audit-entry.js';
+import { heldOnlyOf, incidentOf } from '../audit/never-store-incident.js';
 import { verifyAudit, type VerifyResult } from '../audit/verify-audit.js';
 import { UserError } from '../errors.js';
 import { connectRuntime, openRuntime, type Runtime } from '../runtime/runtime.js';
@@ -89,7 +91,7 @@ export function defineAudit(audit: Command): void {
         }
         console.log(
           formatTable(
-            ['seq', 'at', 'event', 'rule', 'action', 'rows', 'lag', 'dry', 'actor', 'hash'],
+            ['seq', 'at', 'event', 'rule', 'action', 'rows', 'lag', 'dry', 'actor', 'incident', 'hash'],
             records.map((r) => [
               r.seq,
               r.at,
@@ -101,12 +103,28 @@ export function defineAudit(audit: Command): void {
               'lagMs' in r.entry && typeof r.entry.lagMs === 'number' ? formatLag(r.entry.lagMs) : '',
               r.entry.dryRun ? 'yes' : '',
               r.entry.actor,
+              // A never-store rule's sweep that found its data present.
+              incidentCell(r.entry),
               r.hash.slice(0, 12),
             ]),
           ),
         );
       });
     });
+}
+
+/**
+ * `INCIDENT: 3 found` (with how many a hold kept, or that the sweep was blocked); `2 held, no
+ * new incident` for a sweep that found only items a legal hold keeps; or empty.
+ */
+function incidentCell(entry: AuditEntry): string {
+  const incident = incidentOf(entry);
+  if (!incident) {
+    const held = heldOnlyOf(entry);
+    return held === null ? '' : `${held} held, no new incident`;
+  }
+  const details = [incident.held > 0 ? `${incident.held} held` : '', incident.blocked ? 'blocked' : ''].filter(Boolean);
+  return `INCIDENT: ${incident.found} found${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
 }
 
 async function withRuntime(config: ReturnType<typeof readConfig>, body: (runtime: Runtime) => Promise<void>): Promise<void> {

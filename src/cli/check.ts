@@ -11,7 +11,7 @@ export function defineCheck(check: Command): void {
       const config = readConfig(options);
       const runtime = await openRuntime(config);
       try {
-        const { problems, warnings } = await inspectLiveReport(runtime, config.rules, { redis: true });
+        const { problems, warnings } = await inspectLiveReport(runtime, config.rules, { redis: true, roles: true });
         // Warnings first, so that they are seen whether or not an error follows.
         for (const w of warnings) console.error(`retention: warning: ${config.file}: ${w.path ? `${w.path}: ` : ''}${w.message}`);
         if (problems.length > 0) throw configProblemsError(config, problems);

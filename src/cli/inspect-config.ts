@@ -5,6 +5,7 @@ import type { Rule } from '../policy/rule.js';
 import { probeRedis } from '../queue/redis-connection.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ping } from '../stores/postgres/connect.js';
+import { inspectRole } from '../stores/postgres/role-privileges.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -20,7 +21,7 @@ export async function inspectLive(runtime: Runtime, rules: readonly Rule[], opti
 export async function inspectLiveReport(
   runtime: Runtime,
   rules: readonly Rule[],
-  options: { redis: boolean },
+  options: { redis: boolean; roles?: boolean },
 ): Promise<{ problems: ConfigProblem[]; warnings: ConfigProblem[] }> {
   const { config } = runtime;
   const problems: ConfigProblem[] = [];
@@ -63,9 +64,33 @@ export async function inspectLiveReport(
     const index = config.rules.indexOf(rule);
     const store = runtime.storeFor(rule);
     // Each store's own live checks, the state schema among them (never a rule's to sweep).
-    problems.push(...(await store.inspect(rule, `rules[${index}]`, runtime.contextFor(rule))));
+    problems.push(...(await store.inspect(rule, `rules[${index}]`, runtime.contextFor(rule), config.rules)));
   }
+  if (options.roles) problems.push(...(await roleWarnings(runtime, rules, { stateDown, down })));
   return { problems: problems.filter(isError), warnings: problems.filter((p) => !isError(p)) };
+}
+
+/**
+ * What the roles the state database and each store connect as may do beyond what retention
+ * needs (a superuser above all), as warnings; `RETENTION_ROLE_WARNINGS=off` silences them
+ * where that role is chosen knowingly (a development database). The same role on the same
+ * database is reported once, at the first place it is used (`state`).
+ */
+async function roleWarnings(runtime: Runtime, rules: readonly Rule[], reached: { stateDown: boolean; down: ReadonlySet<string> }): Promise<ConfigProblem[]> {
+  if (process.env.RETENTION_ROLE_WARNINGS === 'off') return [];
+  const { config } = runtime;
+  const found: ConfigProblem[] = reached.stateDown ? [] : await inspectRole(runtime.state.db.pool, 'state', []);
+  for (const store of runtime.stores()) {
+    if (reached.down.has(store.name) || !store.inspectStore) continue;
+    const own = rules.filter((r) => r.store === store.name).map((rule) => ({ rule, path: `rules[${config.rules.indexOf(rule)}]` }));
+    found.push(...(await store.inspectStore(own, `stores.${store.name}`)));
+  }
+  const seen = new Set<string>();
+  return found.filter((p) => {
+    if (seen.has(p.message)) return false;
+    seen.add(p.message);
+    return true;
+  });
 }
 
 export function configProblemsError(config: Config, problems: readonly ConfigProblem[]): UserError {

@@ -76,9 +76,34 @@ const SUBCOMMANDS: readonly Subcommand[] = [
     load: async () => (await import('./draft.js')).defineDraft,
   },
   {
+    name: 'init',
+    description: 'inspect a PostgreSQL database and write a starter config: its tables as commented-out candidate rules (retain: TODO) and personal-looking columns as an inventory proposal; nothing enabled',
+    load: async () => (await import('./init.js')).defineInit,
+  },
+  {
     name: 'coverage',
     description: 'find personal data no rule covers: unlisted personal-looking columns, inventory entries without a rule, rules on missing tables (PostgreSQL stores only); exits 1 on a gap',
     load: async () => (await import('./coverage.js')).defineCoverage,
+  },
+  {
+    name: 'sunset',
+    description: 'service sunset: --plan lists what the inventory marks as personal data and what would happen to it; --execute --confirm TOKEN deletes or anonymizes it in every store, holds respected',
+    load: async () => (await import('./sunset.js')).defineSunset,
+  },
+  {
+    name: 'status',
+    description: 'per rule last sweep, next run, lag, blocked and holds; requests, queue and audit chain; exits 1 when a promise is not being kept',
+    load: async () => (await import('./status.js')).defineStatus,
+  },
+  {
+    name: 'forecast',
+    description: 'how many items each rule will remove in each of the coming weeks (default 8), from their anchors; changes nothing',
+    load: async () => (await import('./forecast.js')).defineForecast,
+  },
+  {
+    name: 'dashboard',
+    description: 'serve a read-only web page of rules, sweeps, lag, blocked sweeps, requests, holds, the audit chain, the forecast and the queues (Bull Board), behind $RETENTION_DASHBOARD_TOKEN, on 127.0.0.1 unless --host says otherwise',
+    load: async () => (await import('./dashboard.js')).defineDashboard,
   },
 ];
 

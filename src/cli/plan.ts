@@ -13,6 +13,7 @@ import { sweepLag, type SweepLag } from '../executor/next-expiry.js';
 import { formatLag } from './format-lag.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { STORE_KINDS } from '../stores/registry.js';
+import { archiveTableOf } from '../stores/sql/sql-target.js';
 import { exceptHeld, expired } from '../stores/selection.js';
 import { auditKeyProblem } from '../audit/audit-key.js';
 import { describeHold, holdsForRule, stoppingHold } from '../people/holds-in-force.js';
@@ -116,7 +117,8 @@ export function definePlan(plan: Command): void {
               p.rule.id,
               p.rule.action,
               runtime.storeFor(p.rule).describe(p.rule),
-              p.rule.retain,
+              // A never-store rule keeps nothing: PT0S says less than this.
+              p.rule.never ? 'never stored' : p.rule.retain,
               latestExpired(p.ranges),
               p.affected,
               formatUnjudged(p.unjudged),
@@ -125,11 +127,23 @@ export function definePlan(plan: Command): void {
             ]),
           ),
         );
+        for (const p of plans) {
+          const archiveTable = archiveTableOf(p.rule);
+          if (archiveTable !== null) console.log(`${p.rule.id}: archive ${p.affected} rows to ${archiveTable}`);
+        }
         for (const p of plans.filter((x) => Object.keys(x.cascaded).length > 0)) {
           console.log(`${p.rule.id} cascades into: ${Object.entries(p.cascaded).map(([table, n]) => `${table} (${n})`).join(', ')}`);
         }
         for (const p of plans.filter((x) => Object.keys(x.objects).length > 0)) {
           console.log(`${p.rule.id} deletes the objects its rows own: ${Object.entries(p.objects).map(([store, n]) => `${store} (${n})`).join(', ')}`);
+        }
+        for (const p of plans.filter((x) => x.rule.never)) {
+          const where = runtime.storeFor(p.rule).describe(p.rule);
+          console.log(
+            p.affected > 0
+              ? `${p.rule.id}: never stored, but ${p.affected} item(s) are in ${where} now: a sweep ${p.rule.action === 'anonymize' ? 'anonymizes' : 'deletes'} them at once and records an incident`
+              : `${p.rule.id}: never stored; nothing found in ${where} now`,
+          );
         }
         for (const p of plans) {
           if (p.held === null) console.log(`${p.rule.id}: subjects on legal hold may keep some of the affected items; set RETENTION_AUDIT_KEY to count them`);
@@ -168,6 +182,7 @@ function toJson(p: RulePlan) {
     id: p.rule.id,
     action: p.rule.action,
     affected: p.affected,
+    ...(archiveTableOf(p.rule) !== null ? { archiveTable: archiveTableOf(p.rule) } : {}),
     ...(Object.keys(p.cascaded).length > 0 ? { cascaded: p.cascaded } : {}),
     ...(Object.keys(p.objects).length > 0 ? { objects: p.objects } : {}),
     unjudged: p.unjudged,
@@ -177,6 +192,8 @@ function toJson(p: RulePlan) {
     ...(p.drops && p.drops.length > 0 ? { dropsPartitions: p.drops } : {}),
     ...(p.ruleHold ? { onHold: { id: p.ruleHold.id, reason: p.ruleHold.reason, until: p.ruleHold.until?.toISOString() ?? null } } : {}),
     ...(p.lag ? { lagMs: p.lag.lagMs, oldestExpiredEnd: p.lag.oldestExpiredEnd } : {}),
+    // A never-store rule: what it would find now (every item present is a breach).
+    ...(p.rule.never ? { never: true, found: p.affected } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { UserError } from '../errors.js';
 import type { Unjudged } from '../stores/store.js';
 import { connectForWork } from './connect-for-work.js';
+import { incidentLine, sweepHeldOnly, sweepRecordIncident } from '../audit/never-store-incident.js';
 import { onInterrupt } from './interrupt.js';
 import { formatTable } from './format-table.js';
 import { formatUnjudged } from './format-unjudged.js';
@@ -88,6 +89,7 @@ export function defineRun(run: Command): void {
         } else {
           if (results.length > 0) printResults(results, unjudged, options.dryRun ?? false);
           printHeld(results, onHold, stoppedByHold);
+          printIncidents(results);
         }
         // A sweep that ended early did not keep the rule's promise: say which and why.
         const ended = results.filter(
@@ -171,7 +173,40 @@ function sweptJson(r: RuleRunResult, unjudged: ReadonlyMap<string, Unjudged>) {
     ...(r.blocked ? { blocked: r.blocked } : {}),
     ...(r.sweep.reason ? { reason: r.sweep.reason } : {}),
     ...(r.held > 0 ? { held: r.held } : {}),
+    ...incidentJson(r),
   };
+}
+
+/**
+ * Never-store rules: a sweep that found anything is an incident (its closing audit entry
+ * records it), said on a line of its own so that it cannot be missed in a table. A dry run
+ * records none (the real sweep will), but says what it found; so does a sweep that found
+ * only items a legal hold keeps (no new incident: every sweep while the hold lasts finds them).
+ */
+function printIncidents(results: readonly RuleRunResult[]): void {
+  for (const r of results) {
+    const incident = sweepRecordIncident(r.sweep);
+    const held = incident ? null : sweepHeldOnly(r.sweep);
+    if (incident) console.log(incidentLine(incident));
+    else if (held !== null) {
+      console.log(`never-store rule ${r.rule.id} found ${held} item(s) in ${r.sweep.summary.target}, all kept because their subject is on legal hold (no new incident)`);
+    } else if (r.rule.never && r.sweep.dryRun && r.sweep.rowsAffected > 0) {
+      console.log(`never-store rule ${r.rule.id} found ${r.sweep.rowsAffected} item(s) in ${r.sweep.summary.target} (dry run: nothing changed; a real sweep removes them and records an incident)`);
+    }
+  }
+}
+
+/**
+ * `incident` in `run --json`: found, changed, held and whether the sweep was blocked; or
+ * `neverStoreHeld`, the items found when all were kept on legal hold (no incident).
+ */
+function incidentJson(r: RuleRunResult) {
+  const incident = sweepRecordIncident(r.sweep);
+  if (!incident) {
+    const held = sweepHeldOnly(r.sweep);
+    return held === null ? {} : { neverStoreHeld: held };
+  }
+  return { incident: { found: incident.found, changed: incident.changed, held: incident.held, blocked: incident.blocked, target: incident.table } };
 }
 
 function heldJson({ rule, held }: RuleOnHold) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { startWorker } from '../queue/start-worker.js';
 import { openQueue } from '../queue/sweep-queue.js';
 import { syncSchedulers } from '../queue/sync-schedulers.js';
@@ -16,7 +15,9 @@ import { UserError } from '../errors.js';
 import type { BatchOutcome } from '../executor/execute-batch.js';
 import type { SweepJobResult } from '../queue/job-data.js';
 import { JOB_BATCH, JOB_SWEEP } from '../queue/queue-names.js';
-import { RefusedJobError } from '../executor/start-sweep.js';
+import { createWorkerLog, logSettings } from '../metrics/worker-log.js';
+import { httpSettings } from '../metrics/http-settings.js';
+import { startObservability } from '../metrics/worker-observability.js';
 
 /** How often a worker re-queues unfinished batches that Redis may have lost. */
 const RECONCILE_EVERY_MS = 30_000;
@@ -33,12 +34,22 @@ export function defineWorker(worker: Command): void {
     .action(async (options: WorkerOptions) => {
       // Checked before anything is opened: a bad value is a usage error, not a crash.
       const concurrencyOption = options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
-      const log = pino({ name: 'retention-worker' });
+      // So is the log's level and format (RETENTION_LOG_LEVEL, RETENTION_LOG_FORMAT).
+      const log = await createWorkerLog(logSettings(process.env, process.stdout.isTTY === true));
       const config = readConfig(options);
+      const http = httpSettings(config, process.env);
       const runtime = await openRuntime(config);
+      // Metrics, /healthz and /readyz, and the sweep ends logged as they are recorded
+      // (src/metrics/), never-store incidents among them, each once, however the sweep
+      // ended: served from the start, so a port in use stops it before anything runs.
+      const observed = await startObservability(runtime, log, http).catch(async (error) => {
+        await runtime.close();
+        throw error;
+      });
       // Refuse to start on a config that fails `check`: a worker must never sweep by a
       // rule whose table or columns are not what the rule says.
       const connection = await connectForWork(runtime, config.rules).catch(async (error) => {
+        await observed.close();
         await runtime.close();
         throw error;
       });
@@ -51,9 +62,10 @@ export function defineWorker(worker: Command): void {
       const restore = (why: string) => {
         syncSchedulers(queue, config)
           .then(() => reconcileSweeps(runtime, queue))
-          .then(({ resumed, ended }) => {
+          // The sweeps it ended were logged (and counted), with any incident, where they were
+          // recorded (src/metrics/sweep-alerts.ts).
+          .then(({ resumed }) => {
             if (resumed > 0) log.info({ why, sweeps: resumed }, 're-queued unfinished batches');
-            for (const end of ended) log.warn({ why, rule: end.ruleId, sweep: end.sweepId, status: end.status, reason: end.reason }, `sweep ${end.status}`);
           })
           // Objects of deleted rows still waiting in a cascade outbox (their drain job lost): drained.
           .then(() => enqueueDueDrains(runtime, queue))
@@ -79,17 +91,17 @@ export function defineWorker(worker: Command): void {
       restore('startup');
       const concurrency = concurrencyOption ?? config.worker.concurrency;
       const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue, nextExpiry: true });
+      observed.connected(connection, queue);
       // What an operator must see is logged at warn or error, with the rule and the reason:
       // a sweep that touched nothing (blocked, or not started: its rule is on legal hold),
-      // that was ended (superseded, failed), or a job that was refused.
+      // that was ended (superseded, failed), or a job that was refused. A never-store rule's
+      // sweep that found anything is an incident: error, with the rule, target and count,
+      // logged with its end (src/metrics/sweep-alerts.ts), never from a job's result.
       worker.on('completed', (job, result) => {
         if (job.name === JOB_SWEEP) {
           const started = result as SweepJobResult;
-          for (const old of started.superseded ?? []) log.warn({ rule: started.ruleId, sweep: old.sweepId, reason: old.reason }, 'sweep superseded');
-          if (started.blocked) {
-            log.warn({ rule: started.ruleId, sweep: started.sweepId, reason: started.blocked.reason, confirmToken: started.blocked.confirmToken }, 'sweep blocked by its limits; nothing was touched');
-            return;
-          }
+          // Sweeps it superseded, and its own end when blocked, were logged as they were recorded.
+          if (started.blocked) return;
           if (started.held) {
             log.warn({ rule: started.ruleId, hold: started.held.holdId, reason: started.held.reason, until: started.held.until }, `rule is on legal ${started.held.hold}: not swept`);
             return;
@@ -97,18 +109,15 @@ export function defineWorker(worker: Command): void {
         } else if (job.name === JOB_BATCH) {
           const outcome = result as BatchOutcome;
           if (outcome.ended) {
-            log.warn({ rule: outcome.ended.ruleId, id: job.id, status: outcome.ended.status, reason: outcome.ended.reason }, `batch did nothing: its sweep was ${outcome.ended.status}`);
+            // The end was logged at warn or error where it was recorded; this is its echo.
+            log.info({ rule: outcome.ended.ruleId, id: job.id, status: outcome.ended.status, reason: outcome.ended.reason }, `batch did nothing: its sweep was ${outcome.ended.status}`);
             return;
           }
         }
         log.info({ job: job.name, id: job.id, result }, 'job done');
       });
-      worker.on('failed', (job, error) => {
-        const data = (job?.data ?? {}) as { ruleId?: unknown };
-        const rule = typeof data.ruleId === 'string' ? data.ruleId : undefined;
-        const what = error instanceof RefusedJobError || error.message.startsWith('refused job') ? 'job refused' : 'job failed';
-        log.error({ job: job?.name, id: job?.id, rule, attempts: job?.attemptsMade, reason: redactText(error.message) }, what);
-      });
+      // Counted by error kind, and logged once: error when nothing else will report it.
+      worker.on('failed', (job, error) => observed.jobFailed(job, error));
       log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
 
       await new Promise<void>((resolve) => {
@@ -122,6 +131,7 @@ export function defineWorker(worker: Command): void {
       // close() waits for the jobs in flight; each batch either commits whole or rolls back.
       clearInterval(reconcileTimer);
       await worker.close();
+      await observed.close();
       await queue.close();
       connection.disconnect();
       await runtime.close();

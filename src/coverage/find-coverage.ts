@@ -109,7 +109,7 @@ export function findCoverage(config: Pick<Config, 'rules' | 'inventory' | 'store
 
   // b) inventory entries nothing covers
   for (const entry of config.inventory) {
-    if (entry.keptBecause !== null || entryHasRule(entry, config.rules, tableOf)) continue;
+    if (entry.keptBecause !== null || rulesCovering(entry, config.rules, tableOf).length > 0) continue;
     const categories = [...new Set([...Object.values(entry.columns), ...entry.categories])];
     report.unruledEntries.push({ store: entry.store, path: entry.path, place: placeText(entry), categories });
   }
@@ -184,18 +184,20 @@ export function findCoverage(config: Pick<Config, 'rules' | 'inventory' | 'store
   return report;
 }
 
-function placeText(entry: InventoryEntry): string {
+/** `table public.users`, `keys session:*`, `root uploads/`: an entry's place, as reports name it. */
+export function placeText(entry: InventoryEntry): string {
   const place = entry.place;
   return place.kind === 'table' ? `table ${place.table}` : place.kind === 'keys' ? `keys ${place.pattern}` : `root ${place.root}`;
 }
 
 /**
- * A rule on the entry's store and place: the same table (as resolved), the same key
- * pattern, or a path or prefix inside the entry's root.
+ * The rules on the entry's store and place: the same table (as resolved by `tableOf`; as
+ * written where it resolves to none), the same key pattern, or a path or prefix inside
+ * the entry's root. `retention sunset` applies them.
  */
-function entryHasRule(entry: InventoryEntry, rules: readonly Rule[], tableOf: (store: string, written: string) => string | null): boolean {
+export function rulesCovering(entry: InventoryEntry, rules: readonly Rule[], tableOf: (store: string, written: string) => string | null): Rule[] {
   const place = entry.place;
-  return rules.some((rule) => {
+  return rules.filter((rule) => {
     if (rule.store !== entry.store) return false;
     const target = rule.target as Record<string, unknown> | null;
     if (target === null || typeof target !== 'object') return false;

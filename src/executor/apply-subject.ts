@@ -69,6 +69,7 @@ export async function applyToSubject(runtime: Runtime, work: SubjectWork): Promi
       configHash: runtime.config.hash,
       store: rule.store,
       table: store.describe(rule),
+      // An archive rule's rows are deleted for a person, never archived (the store acts so).
       action: rule.action === 'anonymize' ? 'anonymize' : 'delete',
       rows: result.rows,
       ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),

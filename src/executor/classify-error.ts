@@ -1,48 +1,88 @@
 /**
- * PostgreSQL error classes worth retrying: the statement may well succeed later. Anything
- * else (a missing table, a type error) is a configuration problem that retrying repeats.
+ * What kind of failure an error is. The first four are worth retrying (the operation may
+ * well succeed later); the others are not:
+ * - `connection`: the server went away or could not be reached;
+ * - `lock`: a lock wait timed out, a deadlock, a serialization failure;
+ * - `timeout`: a statement ran past its time limit, a connection attempt timed out;
+ * - `busy`: the server answered that it is busy, starting or out of connections;
+ * - `refused`: a job this process will not run (its rule is not the config's, its trigger
+ *   is not recorded); audited, never retried;
+ * - `permanent`: anything else (a missing table, a type error), a configuration problem
+ *   that retrying repeats.
+ * The worker counts failures by kind (src/metrics/).
+ */
+export type ErrorKind = 'connection' | 'lock' | 'timeout' | 'busy' | 'refused' | 'permanent';
+
+export const ERROR_KINDS: readonly ErrorKind[] = ['connection', 'lock', 'timeout', 'busy', 'refused', 'permanent'];
+
+const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set(['connection', 'lock', 'timeout', 'busy']);
+
+/**
+ * PostgreSQL error codes worth retrying, by kind (class 08, connection exceptions, is
+ * `connection` as a whole).
  * https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
-const TRANSIENT_SQLSTATES = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available (our lock_timeout)
-  '57014', // query_canceled (statement_timeout)
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up)
-  '53300', // too_many_connections
+const TRANSIENT_SQLSTATES: ReadonlyMap<string, ErrorKind> = new Map([
+  ['40001', 'lock'], // serialization_failure
+  ['40P01', 'lock'], // deadlock_detected
+  ['55P03', 'lock'], // lock_not_available (our lock_timeout)
+  ['57014', 'timeout'], // query_canceled (statement_timeout)
+  ['57P01', 'connection'], // admin_shutdown
+  ['57P02', 'connection'], // crash_shutdown
+  ['57P03', 'busy'], // cannot_connect_now (starting up)
+  ['53300', 'busy'], // too_many_connections
 ]);
 
 // EAGAIN ("try again"): a store's server answered that it is busy or failing (an S3 5xx or SlowDown).
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EAGAIN']);
+const TRANSIENT_NODE_CODES: ReadonlyMap<string, ErrorKind> = new Map([
+  ['ECONNREFUSED', 'connection'],
+  ['ECONNRESET', 'connection'],
+  ['EPIPE', 'connection'],
+  ['ENOTFOUND', 'connection'],
+  ['EAI_AGAIN', 'connection'],
+  ['ETIMEDOUT', 'timeout'],
+  ['EAGAIN', 'busy'],
+]);
 
 /**
  * MySQL/MariaDB errors worth retrying, by mysql2's `code` (the server's error name):
  * locks (our innodb_lock_wait_timeout / lock_wait_timeout), deadlocks, our statement
  * time limit, a server going away or out of connections.
  */
-const TRANSIENT_MYSQL_CODES = new Set([
-  'ER_LOCK_DEADLOCK', // 1213
-  'ER_LOCK_WAIT_TIMEOUT', // 1205: innodb_lock_wait_timeout, and lock_wait_timeout (metadata locks)
-  'ER_STATEMENT_TIMEOUT', // 1969 MariaDB max_statement_time
-  'ER_QUERY_TIMEOUT', // 3024 MySQL max_execution_time
-  'ER_QUERY_INTERRUPTED', // 1317
-  'ER_CON_COUNT_ERROR', // 1040 too many connections
-  'ER_SERVER_SHUTDOWN', // 1053
-  'ER_CONNECTION_KILLED', // 1927 MariaDB
-  'ER_CLIENT_INTERACTION_TIMEOUT', // 4031 MySQL
-  'PROTOCOL_CONNECTION_LOST', // mysql2: the server closed the connection
-  'PROTOCOL_SEQUENCE_TIMEOUT',
+const TRANSIENT_MYSQL_CODES: ReadonlyMap<string, ErrorKind> = new Map([
+  ['ER_LOCK_DEADLOCK', 'lock'], // 1213
+  ['ER_LOCK_WAIT_TIMEOUT', 'lock'], // 1205: innodb_lock_wait_timeout, and lock_wait_timeout (metadata locks)
+  ['ER_STATEMENT_TIMEOUT', 'timeout'], // 1969 MariaDB max_statement_time
+  ['ER_QUERY_TIMEOUT', 'timeout'], // 3024 MySQL max_execution_time
+  ['ER_QUERY_INTERRUPTED', 'timeout'], // 1317
+  ['ER_CON_COUNT_ERROR', 'busy'], // 1040 too many connections
+  ['ER_SERVER_SHUTDOWN', 'connection'], // 1053
+  ['ER_CONNECTION_KILLED', 'connection'], // 1927 MariaDB
+  ['ER_CLIENT_INTERACTION_TIMEOUT', 'timeout'], // 4031 MySQL
+  ['PROTOCOL_CONNECTION_LOST', 'connection'], // mysql2: the server closed the connection
+  ['PROTOCOL_SEQUENCE_TIMEOUT', 'timeout'],
 ]);
 
-export function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
+/**
+ * What kind of failure `error` is. A refused job is told by its message: the queue passes
+ * a non-retryable error on as BullMQ's UnrecoverableError with the message only.
+ */
+export function errorKind(error: unknown): ErrorKind {
+  const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
-    if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08')) return true; // 08: connection exceptions
-    if (TRANSIENT_NODE_CODES.has(code) || TRANSIENT_MYSQL_CODES.has(code)) return true;
+    const kind = TRANSIENT_SQLSTATES.get(code) ?? TRANSIENT_NODE_CODES.get(code) ?? TRANSIENT_MYSQL_CODES.get(code);
+    if (kind) return kind;
+    if (code.startsWith('08')) return 'connection'; // 08: connection exceptions
   }
-  const message = (error as Error)?.message ?? '';
+  const message = (error as Error | null)?.message ?? '';
   // node-postgres reports a dropped connection without a code.
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+  if (/Connection terminated|Client has encountered a connection error/i.test(message)) return 'connection';
+  if (/connection timeout|timeout exceeded when trying to connect/i.test(message)) return 'timeout';
+  if ((error as Error | null)?.name === 'RefusedJobError' || message.startsWith('refused job ')) return 'refused';
+  return 'permanent';
+}
+
+/** Worth retrying: the statement may well succeed later. */
+export function isTransient(error: unknown): boolean {
+  return TRANSIENT_KINDS.has(errorKind(error));
 }

@@ -15,6 +15,12 @@ const DRAIN_CHUNK = 500;
 /** Steps per drain at most; the next drain (the reconciler queues one) takes the rest. */
 const MAX_STEPS = 200;
 
+/** How much one drain takes: entries claimed per step, and steps at most. Sweeps use the defaults above. */
+export interface DrainLimits {
+  chunk?: number;
+  maxSteps?: number;
+}
+
 /** What one drain did, over every step. */
 export interface DrainSummary {
   /** Objects deleted now. */
@@ -53,15 +59,17 @@ interface Tally {
  * the outbox lives in the state database, the entry commits with the outbox change;
  * otherwise it is written just after (a crash between undercounts, never invents).
  */
-export async function drainCascades(runtime: Runtime, storeName: string): Promise<DrainSummary> {
+export async function drainCascades(runtime: Runtime, storeName: string, limits: DrainLimits = {}): Promise<DrainSummary> {
+  const chunk = limits.chunk ?? DRAIN_CHUNK;
+  const maxSteps = limits.maxSteps ?? MAX_STEPS;
   const source = runtime.stores().find((s) => s.name === storeName);
   if (!source || !isObjectOutbox(source)) throw new Error(`store ${storeName} keeps no cascade outbox (it is not a SQL store of this config)`);
   const summary: DrainSummary = { deleted: 0, missing: 0, refused: 0, failed: 0, kept: 0 };
   const together = source.sharesTransactionsWith(runtime.config.state);
-  for (let step = 0; step < MAX_STEPS; step++) {
+  for (let step = 0; step < maxSteps; step++) {
     let tallies: Tally[] = [];
     const claimed = await source.drainOutbox(
-      DRAIN_CHUNK,
+      chunk,
       async (entries, tx) => {
         const { settlements, tallies: counted } = await settle(runtime, entries, (rule, store, paths) => source.referencedPaths(tx, rule, store, paths));
         tallies = counted;
@@ -80,7 +88,7 @@ export async function drainCascades(runtime: Runtime, storeName: string): Promis
         summary.kept += counts.kept;
       }
     }
-    if (claimed < DRAIN_CHUNK) break;
+    if (claimed < chunk) break;
   }
   return summary;
 }

@@ -27,12 +27,18 @@ export async function endSweep(
   extra: Partial<Pick<SweepAuditEntry, 'actor' | 'ruleHash' | 'configRuleHash'>> = {},
 ): Promise<EndedSweep | null> {
   const { state } = runtime;
-  return withTransaction(state.db, async (client) => {
+  // Set inside the transaction; the cast keeps TypeScript from narrowing it to null.
+  let record = null as SweepRecord | null;
+  const end = await withTransaction(state.db, async (client) => {
     const ended = await markSweepEnded(client, state, sweepId, status, reason);
     if (!ended) return null;
     await appendAudit(client, state, { ...sweepAuditEntry(ended, status, ended.rowsAffected), reason, ...extra });
+    record = ended;
     return { sweepId, ruleId: ended.ruleId, status, reason };
   });
+  // Reported after the commit, by the one caller whose update ended it: logged and counted once.
+  if (end && record) runtime.events.emit({ type: 'sweep-ended', sweep: record });
+  return end;
 }
 
 /**

@@ -2,7 +2,8 @@ import { appendAudit } from '../audit/append-audit.js';
 import { keyDigest } from '../audit/key-digest.js';
 import { rangesFromJson } from '../planner/plan-sweep.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { completeBatch, countEmptyBatches, lockBatch, readSweepBatch, type SweepStatus } from '../state/sweeps.js';
+import { completeBatch, countEmptyBatches, lockBatch, readSweepBatch, type SweepRecord, type SweepStatus } from '../state/sweeps.js';
+import type { Rule } from '../policy/rule.js';
 import { sweepAuditEntry } from '../audit/sweep-audit-entry.js';
 import type { SqlClient } from '../state/sql-client.js';
 import { withTransaction } from '../stores/postgres/connect.js';
@@ -20,7 +21,10 @@ export interface BatchOutcome {
   ended?: { status: SweepStatus; reason: string | null; ruleId: string };
   /** Set when the batch queued objects its rows owned (`cascade:`): the store whose outbox to drain. */
   drain?: string;
-  /** Set when this batch was its sweep's last: the sweep is done (next-expiry scheduling starts from it). */
+  /**
+   * Set when this batch was its sweep's last: the sweep is done (next-expiry scheduling
+   * starts from it). A never-store incident is logged from the sweep's end event, not here.
+   */
   finished?: true;
 }
 
@@ -44,6 +48,7 @@ class SweepEndedError extends Error {}
  * changed is superseded here, and the batch changes nothing.
  */
 export async function executeBatch(runtime: Runtime, sweepId: string, idx: number): Promise<BatchOutcome> {
+  const startedAt = performance.now();
   const { state } = runtime;
   const found = await readSweepBatch(state, sweepId, idx);
   const sweep = found?.sweep;
@@ -70,6 +75,9 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
     origin: { sweepId, idx },
   };
   let sweepFinished = false;
+  // The sweep as this batch's last change left it (done), for the event reported after the commit.
+  let closing = null as SweepRecord | null;
+  const applied = (rows: number) => reportApplied(runtime, { sweepId, idx, rule, dryRun: sweep.dryRun, rows, ms: performance.now() - startedAt }, closing);
   const record = async (client: SqlClient, result: BatchResult, evenIfEnded: boolean) => {
     // Digested before anything is written: a raw key must never reach the audit log.
     const skippedRows = result.skipped?.map(({ key, reason }) => {
@@ -80,9 +88,10 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       }
       return { key: keyDigest(runtime.auditKey, key), reason };
     });
-    const { sweep: updated, finished } = await completeBatch(client, state, sweepId, idx, result.rows, { evenIfEnded });
+    const { sweep: updated, finished } = await completeBatch(client, state, sweepId, idx, result.rows, { evenIfEnded, held: result.held ?? 0 });
     sweepFinished = finished;
     if (!updated) throw new SweepEndedError(`sweep ${sweepId} ended while batch ${idx} ran`);
+    closing = finished ? updated : null;
     const details = {
       ...(result.cascaded && Object.keys(result.cascaded).length > 0 ? { cascaded: result.cascaded } : {}),
       ...(result.ttls !== undefined ? { ttls: result.ttls } : {}),
@@ -131,6 +140,7 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
       });
       if (ruleHold) return stopHeld(ruleHold);
       if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
+      if (lock === 'run') applied(result.rows);
       return { rows: result.rows, skipped: lock === 'done', ...drainOf(rule.store, spec, result), ...(sweepFinished ? { finished: true as const } : {}) };
     } catch (error) {
       // The sweep was cancelled or ended while this batch ran: its change rolled back.
@@ -156,7 +166,18 @@ export async function executeBatch(runtime: Runtime, sweepId: string, idx: numbe
   if (ruleHold) return stopHeld(ruleHold);
   if (lock === 'ended') return endedOutcome(await reread(runtime, sweepId, idx));
   if (!result) return { rows: 0, skipped: true };
+  applied(result.rows);
   return { rows: result.rows, skipped: false, ...drainOf(rule.store, spec, result), ...(sweepFinished ? { finished: true as const } : {}) };
+}
+
+/**
+ * Reports a batch whose change and checkpoint committed (src/runtime/sweep-events.ts), and
+ * its sweep's end when it was the last: for the worker's metrics and log, after the fact.
+ */
+function reportApplied(runtime: Runtime, batch: { sweepId: string; idx: number; rule: Rule; dryRun: boolean; rows: number; ms: number }, closing: SweepRecord | null): void {
+  const { rule, ...rest } = batch;
+  runtime.events.emit({ type: 'batch-applied', ...rest, ruleId: rule.id, store: rule.store, action: rule.action });
+  if (closing) runtime.events.emit({ type: 'sweep-ended', sweep: closing });
 }
 
 /** The outbox to drain once the batch committed: when its DELETE queued objects (never in a dry run). */

@@ -10,7 +10,14 @@ import { withTransaction } from '../stores/postgres/connect.js';
  * before parents within each store (`erasureOrder`, from each store's catalog).
  */
 export async function erasureRules(runtime: Runtime): Promise<Rule[]> {
-  const rules = runtime.config.rules.filter((r) => r.subject !== null);
+  return inErasureOrder(runtime, runtime.config.rules.filter((r) => r.subject !== null));
+}
+
+/**
+ * `rules` in the order an erasure (or a sunset) runs them: children before parents within
+ * each store (`erasureOrder`, from each store's catalog), otherwise as given.
+ */
+export async function inErasureOrder(runtime: Runtime, rules: readonly Rule[]): Promise<Rule[]> {
   const nodes = await Promise.all(
     rules.map(async (rule) => {
       const store = runtime.storeFor(rule);

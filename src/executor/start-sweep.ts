@@ -133,19 +133,23 @@ export async function startSweep(runtime: Runtime, jobId: string, payload: unkno
       blocked,
       lagMs: lag?.lagMs ?? null,
     };
+    // The sweep as recorded when it ends at once (blocked, or nothing to do), for its closing entry.
+    const summary = { source: data.rule.source, store: data.rule.store, target: sweep.target, action: data.rule.action };
+    const record: SweepRecord = { ...sweep, ruleId: data.rule.id, summary, status: blocked ? 'blocked' : 'done', batchesTotal: 0, batchesDone: 0, rowsAffected: 0, rowsHeld: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
     const inserted = await withTransaction(state.db, async (client) => {
       const held = await sweepOnHold(runtime, client, data.rule, data.actor);
       if (held) return held;
       if (!(await insertSweep(client, state, sweep))) return false;
       if (blocked || empty) {
-        const summary = { source: data.rule.source, store: data.rule.store, target: sweep.target, action: data.rule.action };
-        const status = blocked ? 'blocked' : 'done';
-        const record: SweepRecord = { ...sweep, ruleId: data.rule.id, summary, status, batchesTotal: 0, batchesDone: 0, rowsAffected: 0, ruleHash: data.rule.hash, reason: null, createdAt: now, finishedAt: now };
         await appendAudit(client, state, blocked ? sweepAuditEntry(record, 'blocked', blocked.affected) : sweepAuditEntry(record, 'sweep-finished', 0, undefined, { total: 0, empty: 0 }));
       }
       return true;
     });
     if (typeof inserted === 'object') return result({ sweepId, joined: false, batches: 0, held: inserted });
+    // Recorded as ended at once (blocked, or nothing to do): reported after the commit, once.
+    if (inserted && (blocked || empty)) runtime.events.emit({ type: 'sweep-ended', sweep: record });
+    // A never-store rule's sweep blocked by its limits is an incident too: its entry says so,
+    // and the worker logs it with the end reported above.
     if (inserted && blocked) return result({ sweepId, joined: false, batches: 0, blocked });
     if (inserted && empty) return result({ sweepId, joined: false, batches: 0 });
     if (inserted) return resume(runtime, sweepId, batches.length, false, result);
@@ -244,8 +248,9 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   // do the objects (files, S3 keys) the rows own; `total` includes the cascaded tables' rows
   // but not the objects (see limitedCount). `plan` counts through the same function.
   const selection = expired(plan.ranges);
+  const rows = await store.count(rule, selection, context);
   const affected = limitedCount({
-    rows: await store.count(rule, selection, context),
+    rows,
     cascaded: (await store.countCascades?.(rule, selection, context)) ?? {},
     objects: (await store.countObjects?.(rule, selection, context)) ?? {},
   });
@@ -257,6 +262,7 @@ async function checkLimits(runtime: Runtime, data: SweepRequest, plan: SweepPlan
   if (data.confirm !== undefined && tokenAllows(data.confirm, rule.hash, affected)) return null;
   return {
     affected,
+    rows,
     total,
     reason: data.confirm === undefined ? reason : `${reason}; the --confirm token given does not cover it (it was for fewer rows or another config)`,
     confirmToken: confirmToken(rule.hash, affected),

@@ -27,8 +27,17 @@ export async function holdsForRule(tx: SqlClient, state: StateDb, rule: Rule, ru
   const holds = await activeHolds(tx, state);
   const ruleHold = stoppingHold(holds, rule, rules);
   const subjectHolds = holds.filter((h) => holdReach(h, rule, rules) === 'subject');
-  const held = [...new Set(subjectHolds.map((h) => unsealSubject(state.auditKey, h.subjectSealed!)))];
-  return { ruleHold, held, heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
+  return { ruleHold, held: heldSubjects(subjectHolds, state.auditKey, rule, rules), heldDigests: new Set(subjectHolds.map((h) => h.subjectDigest!)) };
+}
+
+/**
+ * The subjects (raw ids, in memory only) whose items `holds` keep in `rule`: what a sweep
+ * leaves out. Throws when a sealed id cannot be opened with `auditKey`. Read without the
+ * holds lock, it is a measurement (the worker's lag metric), never a sweep's guard.
+ */
+export function heldSubjects(holds: readonly HoldRecord[], auditKey: Buffer | null, rule: Rule, rules: readonly Rule[]): string[] {
+  const subjectHolds = holds.filter((h) => holdReach(h, rule, rules) === 'subject');
+  return [...new Set(subjectHolds.map((h) => unsealSubject(auditKey, h.subjectSealed!)))];
 }
 
 /**
@@ -55,9 +64,12 @@ export function stoppingHold(holds: readonly HoldRecord[], rule: Rule, rules: re
   return ruleHoldOf(holds, rule.id) ?? holds.find((h) => holdReach(h, rule, rules) === 'rule') ?? null;
 }
 
-/** A delete rule whose deletes may change other tables (foreign keys it allows) or files it owns. */
+/**
+ * A rule that deletes rows (a delete rule, or an archive rule, whose move deletes them from
+ * its table) and whose deletes may change other tables (foreign keys it allows) or files it owns.
+ */
 function deletesReachFurther(rule: Rule): boolean {
-  if (rule.action !== 'delete') return false;
+  if (rule.action !== 'delete' && rule.action !== 'archive') return false;
   const target = (rule.target ?? {}) as { cascades?: string; cascade?: readonly unknown[] };
   return target.cascades === 'allow' || (target.cascade?.length ?? 0) > 0;
 }

@@ -1,5 +1,5 @@
 import { Info } from 'luxon';
-import { parseDuration } from '../policy/duration.js';
+import { parseRetain } from '../policy/duration.js';
 import { expiredRanges, type AnchorRange } from '../policy/expiry.js';
 import { expiresAt } from '../policy/expires-at.js';
 import type { Rule } from '../policy/rule.js';
@@ -11,8 +11,29 @@ import type { Rule } from '../policy/rule.js';
  * turn anchors into instants and back.
  */
 
+/**
+ * What these functions read of a rule: its period and zone, and whether it is a never-store
+ * rule (`never: true`, whose zero period expires an item at its anchor: nothing here
+ * divides by the period or assumes it positive).
+ */
+type RetainOf = Pick<Rule, 'retain' | 'timezone'> & Partial<Pick<Rule, 'never'>>;
+
 /** The soonest a next-expiry sweep follows the previous sweep of its rule (see `coalescedInstant`). */
 export const MIN_SWEEP_GAP_MS = 1_000;
+
+/**
+ * The same for a never-store rule (`never: true`): every row written to its table is due at
+ * once (its anchor plus zero), so a table that keeps receiving rows would be swept, and an
+ * incident recorded, about every MIN_SWEEP_GAP_MS. Held to a minute instead, the shortest
+ * schedule a rule may have: a broken promise is still found within a minute, at most one
+ * incident a minute.
+ */
+export const NEVER_STORE_MIN_SWEEP_GAP_MS = 60_000;
+
+/** The gap `coalescedInstant` keeps between a rule's sweeps: see MIN_SWEEP_GAP_MS and NEVER_STORE_MIN_SWEEP_GAP_MS. */
+export function minSweepGapMs(rule: Partial<Pick<Rule, 'never'>>): number {
+  return rule.never === true ? NEVER_STORE_MIN_SWEEP_GAP_MS : MIN_SWEEP_GAP_MS;
+}
 
 /**
  * The instant (epoch ms) the item anchored at `anchor` expires under `rule`: `anchor +
@@ -21,8 +42,8 @@ export const MIN_SWEEP_GAP_MS = 1_000;
  * An anchor with digits below the millisecond (`ms + 0.5`) expires with the later
  * millisecond, as a sweep takes it.
  */
-export function expiryOf(rule: Pick<Rule, 'retain' | 'timezone'>, anchor: number): number {
-  return expiresAt(anchor, parseDuration(rule.retain), rule.timezone);
+export function expiryOf(rule: RetainOf, anchor: number): number {
+  return expiresAt(anchor, parseRetain(rule), rule.timezone);
 }
 
 /**
@@ -35,10 +56,10 @@ export function expiryOf(rule: Pick<Rule, 'retain' | 'timezone'>, anchor: number
  * is bounded (see `MAX_REVERSAL` in policy/expiry.ts), so `expiringBefore` finds the few
  * items that overtake the smallest anchor.
  */
-export function expiryFollowsAnchor(rule: Pick<Rule, 'retain' | 'timezone'>): boolean {
+export function expiryFollowsAnchor(rule: RetainOf): boolean {
   // As written, not normalized: luxon adds PT36H as 36 hours, where `isFixedLength` (which
   // shifts it to 1 day 12 hours) conservatively says calendar.
-  const d = parseDuration(rule.retain);
+  const d = parseRetain(rule);
   if (d.years !== 0 || d.quarters !== 0 || d.months !== 0) return false;
   if (d.weeks === 0 && d.days === 0) return true;
   const zone = Info.normalizeZone(rule.timezone);
@@ -50,8 +71,8 @@ export function expiryFollowsAnchor(rule: Pick<Rule, 'retain' | 'timezone'>): bo
  * at `instant - 1`. An item found there, among those not yet expired at a sweep's `now`,
  * expires sooner than the one at `instant`.
  */
-export function expiringBefore(rule: Pick<Rule, 'retain' | 'timezone'>, instant: number): AnchorRange[] {
-  return expiredRanges(instant - 1, parseDuration(rule.retain), rule.timezone);
+export function expiringBefore(rule: RetainOf, instant: number): AnchorRange[] {
+  return expiredRanges(instant - 1, parseRetain(rule), rule.timezone);
 }
 
 /**

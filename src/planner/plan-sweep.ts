@@ -1,4 +1,4 @@
-import { parseDuration } from '../policy/duration.js';
+import { parseRetain } from '../policy/duration.js';
 import { expiredRanges, type AnchorRange } from '../policy/expiry.js';
 import type { Rule } from '../policy/rule.js';
 
@@ -16,10 +16,14 @@ export interface SweepPlan {
  * one `now` compute each (retain, zone) pair once.
  */
 export function planSweep(rule: Rule, now: Date, cache?: Map<string, AnchorRange[]>): SweepPlan {
+  // Read before the cache: a zero `retain` is a period only beside `never: true`, and a
+  // rule without it must be refused even when a never-store rule cached the same text.
+  const retain = parseRetain(rule);
   const key = `${rule.retain}|${rule.timezone}`;
   let ranges = cache?.get(key);
   if (!ranges) {
-    ranges = expiredRanges(now.getTime(), parseDuration(rule.retain), rule.timezone);
+    // A never-store rule's zero period: every anchor up to `now`.
+    ranges = expiredRanges(now.getTime(), retain, rule.timezone);
     cache?.set(key, ranges);
   }
   return { ruleId: rule.id, now, ranges: ranges.map((r) => ({ ...r })) };

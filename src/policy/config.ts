@@ -40,6 +40,15 @@ export interface Config {
 export interface WorkerConfig {
   /** Batches one worker process runs at once. Default 2. */
   concurrency: number;
+  /**
+   * Where the worker serves /metrics, /healthz and /readyz; `false`: nowhere. Default
+   * 127.0.0.1:9464. `RETENTION_HTTP_HOST` / `RETENTION_HTTP_PORT` override it (src/metrics/http-settings.ts).
+   */
+  http: false | { host: string; port: number };
+  alerts: {
+    /** An open erasure request this many calendar days or fewer from its deadline is "due soon". Default 7. */
+    requestsDueWithinDays: number;
+  };
 }
 
 /** "redis (from $REDIS_URL)" or "redis (config/retention.yaml)" for error messages. */

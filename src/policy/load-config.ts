@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ConfigError, UserError, type ConfigProblem } from '../errors.js';
 import type { Config, StoreConfig } from './config.js';
 import { commonRuleShape, configSchemaFor, type RawConfig, type RawRule } from './config-schema.js';
-import { durationProblem, parseDuration } from './duration.js';
+import { durationProblem, isZeroDuration, parseDuration } from './duration.js';
 import { interpolate, type Origins } from './interpolate.js';
 import { inventoryEntry, type InventoryEntry } from './inventory.js';
 import { ruleDefinitionHash } from './rule-hash.js';
@@ -23,7 +23,8 @@ export const DEFAULT_BATCH_SIZE = 20_000;
 /**
  * The same for an anonymize rule: rewriting a row (new row version, index entries, HMAC)
  * costs several times deleting it, so half the rows keep its statements as short
- * (docs/benchmarks.md).
+ * (docs/benchmarks.md). An archive rule writes each row again too (into its archive
+ * table, with its index entries), so it takes the same.
  */
 export const DEFAULT_ANONYMIZE_BATCH_SIZE = 10_000;
 /** How often a rule is swept when it does not say. */
@@ -279,17 +280,19 @@ function buildRule(
   } else if (anonymize.length > 0 && kind && !kind.capabilities.anonymize && kind.capabilities.actions.includes('anonymize')) {
     problem('anonymize', `a ${kind.kind} store cannot rewrite fields`);
   }
+  problems.push(...neverStoreProblems(raw, path));
   const rule: Omit<Rule, 'hash'> = {
     id: raw.id,
     source: raw.source ?? null,
     store: raw.store,
     kind: kind?.kind ?? '',
     retain: raw.retain,
+    never: raw.never === true,
     action: raw.action,
     subject: raw.subject ?? (placeholder ? SUBJECT_PLACEHOLDER : null),
     schedule: parseSchedule(raw.schedule ?? DEFAULT_SCHEDULE, config.timezone, (m) => problem('schedule', m)),
     anonymize,
-    batchSize: raw.batchSize ?? (raw.action === 'anonymize' ? DEFAULT_ANONYMIZE_BATCH_SIZE : DEFAULT_BATCH_SIZE),
+    batchSize: raw.batchSize ?? (raw.action === 'anonymize' || raw.action === 'archive' ? DEFAULT_ANONYMIZE_BATCH_SIZE : DEFAULT_BATCH_SIZE),
     timezone: config.timezone,
     limits: {
       maxRowsPerRun: raw.limits?.maxRowsPerRun !== undefined ? raw.limits.maxRowsPerRun : (config.limits?.maxRowsPerRun ?? DEFAULT_LIMITS.maxRowsPerRun),
@@ -304,6 +307,41 @@ function buildRule(
     problems.push(...kind.checkRule(hashed as never, settings as never, path, { stateSchema: config.stateSchema, timezone: config.timezone, stores: storeKinds }));
   }
   return hashed;
+}
+
+/**
+ * A zero `retain` and `never: true` go together: a zero period anywhere else would delete
+ * data the moment it is written, by a slip of the pen (`PT0S` for `PT0H`...), while a
+ * never-store rule with a period would keep data a while and still be reported as "never
+ * stored". And a never-store rule deletes or anonymizes: `expire` leaves the data in place
+ * until a TTL fires, and `archive` keeps it, in another table.
+ */
+function neverStoreProblems(raw: RawRule, path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const zero = isZeroDuration(raw.retain);
+  if (raw.never === true) {
+    if (!zero) {
+      problems.push({ path: `${path}.retain`, message: `rule ${raw.id} says never: true (this data is never stored), so retain must be PT0S, not ${JSON.stringify(raw.retain)}` });
+    }
+    if (raw.action === 'expire') {
+      problems.push({
+        path: `${path}.action`,
+        message: `rule ${raw.id} says never: true, which cannot expire: a TTL keeps the data until it fires; use delete, or anonymize the columns that hold it`,
+      });
+    }
+    if (raw.action === 'archive') {
+      problems.push({
+        path: `${path}.action`,
+        message: `rule ${raw.id} says never: true, which cannot archive: moving the data to another table keeps it stored; use delete, or anonymize the columns that hold it`,
+      });
+    }
+  } else if (zero) {
+    problems.push({
+      path: `${path}.retain`,
+      message: `${JSON.stringify(raw.retain)} is zero; a retention period must be positive (rule ${raw.id}). Use never: true with retain: PT0S if the promise is that this data is never stored`,
+    });
+  }
+  return problems;
 }
 
 /** `manual`, an ISO-8601 interval (`PT1H`), or a cron pattern (`0 3 * * *`, in the config's zone). */

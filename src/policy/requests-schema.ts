@@ -118,13 +118,41 @@ const workingDaysDeadline = z
   })
   .transform(({ workingDays, holidays, workdays }) => ({ workingDays, holidays, workdays: workdays === undefined ? undefined : [...new Set(workdays)].sort() }));
 
+/**
+ * What `deadline` accepts, in JSON Schema, for the schema editors check a config with
+ * (scripts/config-json-schema.ts): a transform over `unknown` has no JSON Schema of its
+ * own. No stricter than the parse (test/config/json-schema.test.ts).
+ */
+const DEADLINE_JSON_SCHEMA = {
+  anyOf: [
+    { type: 'string', description: 'calendar days: an ISO-8601 duration of days, weeks, months or years, e.g. P45D' },
+    {
+      type: 'object',
+      description: 'working days, e.g. { workingDays: 15, holidays: CN }',
+      properties: {
+        workingDays: { type: 'integer', minimum: 1, maximum: MAX_WORKING_DAYS, description: 'the number of working days (Monday to Friday, minus holidays)' },
+        holidays: {
+          description: "a country (or state) code whose public holidays are not working days (CN, US-CA), or a list of dates YYYY-MM-DD",
+          anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        },
+        workdays: { type: 'array', items: { type: 'string' }, description: "weekend days (or holidays) that are working days, YYYY-MM-DD: China's make-up days" },
+      },
+      required: ['workingDays'],
+      additionalProperties: false,
+    },
+  ],
+};
+
 /** A deadline, `due: P45D` or `due: { workingDays: 15, ... }`: parsed by which it is. */
-const deadline = z.unknown().transform((value, ctx) => {
-  if (typeof value === 'string') return relay(calendarDeadline.safeParse(value), ctx);
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return relay(workingDaysDeadline.safeParse(value), ctx);
-  ctx.addIssue({ code: 'custom', message: `must be ${CALENDAR_FORM} or ${WORKING_FORM}` });
-  return z.NEVER;
-});
+const deadline = z
+  .unknown()
+  .transform((value, ctx) => {
+    if (typeof value === 'string') return relay(calendarDeadline.safeParse(value), ctx);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return relay(workingDaysDeadline.safeParse(value), ctx);
+    ctx.addIssue({ code: 'custom', message: `must be ${CALENDAR_FORM} or ${WORKING_FORM}` });
+    return z.NEVER;
+  })
+  .meta(DEADLINE_JSON_SCHEMA);
 
 const keep = z.string({ error: 'must be an ISO-8601 duration such as P24M' }).superRefine((text, ctx) => {
   const problem = durationProblem(text);
@@ -135,9 +163,17 @@ const REQUEST_KEYS = ['due', 'extension', 'acknowledge', 'keep'] as const;
 
 export const requestsSchema = z
   .looseObject(
-    { due: deadline.optional(), extension: deadline.optional(), acknowledge: deadline.optional(), keep: keep.optional() },
+    {
+      due: deadline.describe('how long an erasure request may take, from its receipt: P45D (calendar days) or { workingDays: 15, holidays: CN }').optional(),
+      extension: deadline.describe('how much longer a request may take once extended (`retention requests extend`, once, audited); the same forms as due').optional(),
+      acknowledge: deadline.describe('how soon a request must be acknowledged (`retention requests acknowledge`); the same forms as due').optional(),
+      keep: keep.describe('how long the record of a completed request is kept before it expires, an ISO-8601 duration such as P24M').optional(),
+    },
     { error: 'must be a mapping of due, extension, acknowledge and keep' },
   )
+  .describe('deadlines of erasure requests (README, "People"); unknown keys are refused')
+  // The superRefine below refuses any other key; said so to JSON Schema, which cannot see it.
+  .meta({ additionalProperties: false })
   .superRefine((section, ctx) => {
     for (const key of Object.keys(section)) {
       if (!(REQUEST_KEYS as readonly string[]).includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: `unknown key ${JSON.stringify(key)} (allowed: ${REQUEST_KEYS.join(', ')})` });

@@ -21,7 +21,13 @@ const NOT_DEFINITION = new Set<keyof Rule>(['source', 'schedule', 'batchSize', '
  * worker can refuse to run a rule whose definition is no longer the one its config has.
  */
 export function ruleDefinitionHash(rule: Omit<Rule<unknown>, 'hash'> & { hash?: string }, store: StoreConfig | undefined): string {
-  const definition = Object.fromEntries(Object.entries(rule).filter(([k]) => !NOT_DEFINITION.has(k as keyof Rule)));
+  // `never: false`, the default, is left out: every rule that is not a never-store rule
+  // keeps the hash it had before the field existed, so an upgrade supersedes no running
+  // sweep and voids no queued job or confirmation token. `never: true` is in it, so
+  // turning it on or off is a change of definition.
+  const definition = Object.fromEntries(
+    Object.entries(rule).filter(([k, v]) => !NOT_DEFINITION.has(k as keyof Rule) && !(k === 'never' && v === false)),
+  );
   const storeIdentity = store === undefined ? null : { ...store, ...(typeof store.url === 'string' ? { url: redactUrl(store.url) } : {}) };
   return createHash('sha256').update(canonicalJson({ rule: definition, store: storeIdentity })).digest('hex');
 }

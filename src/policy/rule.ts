@@ -9,12 +9,13 @@ export const SUBJECT_PLACEHOLDER = '{subject}';
 
 /**
  * What a rule does to the items it selects: delete them, overwrite fields
- * (`anonymize`), or make the store delete them itself (`expire`: a Redis TTL). Which of
+ * (`anonymize`), make the store delete them itself (`expire`: a Redis TTL), or move them
+ * to an archive table where a further rule expires them (`archive`: PostgreSQL). Which of
  * these a rule may use is its store kind's `capabilities.actions`.
  */
-export type Action = 'delete' | 'anonymize' | 'expire';
+export type Action = 'delete' | 'anonymize' | 'expire' | 'archive';
 
-export const ACTIONS: readonly Action[] = ['delete', 'anonymize', 'expire'];
+export const ACTIONS: readonly Action[] = ['delete', 'anonymize', 'expire', 'archive'];
 
 /**
  * One validated retention rule: the fields every store kind shares, plus `target`, the
@@ -34,8 +35,15 @@ export interface Rule<Target = Readonly<Record<string, unknown>>> {
   store: string;
   /** Kind of the store the rule names (`postgres`, `redis`, ...): says how to read `target`. */
   kind: string;
-  /** ISO-8601 duration. */
+  /** ISO-8601 duration; zero (`PT0S`) exactly when `never`. */
   retain: string;
+  /**
+   * A never-store rule: the promise is that this data is never stored (face data). Its
+   * `retain` is zero, so every sweep selects every item anchored up to its `now`; whatever
+   * one finds is deleted (or anonymized) at once and audited as an incident on the sweep's
+   * closing entry (src/audit/never-store-incident.ts). Never `expire`.
+   */
+  never: boolean;
   action: Action;
   /**
    * Where the store names the person, for erasure requests and legal holds: a column (SQL),
@@ -89,5 +97,7 @@ export function readPersistedRule(value: unknown): Rule | null {
   if (typeof record.id !== 'string' || typeof record.hash !== 'string' || typeof record.kind !== 'string') return null;
   if (record.target === null || typeof record.target !== 'object') return null;
   const { v: _v, ...rule } = record;
-  return rule as unknown as Rule;
+  // Rules persisted before `never` existed are not never-store rules (their hash, which
+  // leaves `never: false` out, is the same: src/policy/rule-hash.ts).
+  return { ...rule, never: rule.never === true } as unknown as Rule;
 }

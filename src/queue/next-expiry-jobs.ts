@@ -1,6 +1,6 @@
 import type { Config } from '../policy/config.js';
 import { RULE_SHAPE_VERSION, type Rule } from '../policy/rule.js';
-import { coalescedInstant } from '../planner/next-expiry.js';
+import { coalescedInstant, minSweepGapMs } from '../planner/next-expiry.js';
 import { planSweep, rangesFromJson } from '../planner/plan-sweep.js';
 import { nextExpiry, sweepLag } from '../executor/next-expiry.js';
 import { redactText } from '../redact.js';
@@ -145,6 +145,20 @@ export async function claimNextExpiry(queue: SweepQueue, jobId: string): Promise
   return Number(await client.eval(CLAIM, 1, pendingKey(queue), parsed.ruleId, parsed.field)) === 1;
 }
 
+/**
+ * The instant (epoch ms) of the next-expiry sweep pending for `rule` as this config defines
+ * it, for `retention status`: null when none is, when the one recorded is for another
+ * definition, or when its job is no longer queued (run, or removed). Reads only.
+ */
+export async function pendingNextExpiry(queue: SweepQueue, rule: Pick<Rule, 'id' | 'hash'>): Promise<number | null> {
+  const value = await (await redisOf(queue)).hget(pendingKey(queue), rule.id);
+  if (value === null) return null;
+  const [hash16, instant] = value.split('|');
+  if (hash16 !== rule.hash.slice(0, FIELD_HASH_CHARS) || !instant || !/^\d+$/.test(instant)) return null;
+  const job = await queue.getJob(jobIdOfField(rule.id, value));
+  return job && ((await job.isDelayed()) || (await job.isWaiting())) ? Number(instant) : null;
+}
+
 /** The rule as this config has it, when it is one next-expiry scheduling serves. */
 function scheduledRule(config: Config, ruleId: string, ruleHash: string | null): Rule | null {
   const rule = config.rules.find((r) => r.id === ruleId && r.hash === ruleHash);
@@ -159,8 +173,8 @@ async function databaseNow(runtime: Runtime): Promise<number> {
 /**
  * After a sweep of a scheduled rule ended done (its last batch, or planned with nothing to
  * do): queues the next expiry found past the sweep's expired ranges, never sooner than
- * `MIN_SWEEP_GAP_MS` after the sweep's `now`. Dry runs and rules swept only by `retention
- * run` get none; nor, unless `afterManual` (the worker service), a sweep `retention run`
+ * `minSweepGapMs(rule)` after the sweep's `now` (a second; a minute for a never-store
+ * rule). Dry runs and rules swept only by `retention run` get none; nor, unless `afterManual` (the worker service), a sweep `retention run`
  * asked for: its in-process worker leaves the queue as it found it, but carries on the
  * chain of a scheduled sweep it happens to run.
  */
@@ -170,7 +184,7 @@ export async function scheduleAfterSweep(runtime: Runtime, queue: SweepQueue, sw
   if (sweep.trigger !== 'schedule' && !afterManual) return { skipped: 'not scheduled' };
   const next = await nextExpiry(runtime, rule, rangesFromJson(sweep.ranges));
   if (!next) return { skipped: 'none' };
-  return offerNextExpiry(queue, rule, coalescedInstant(next.at, sweep.now.getTime()), await databaseNow(runtime));
+  return offerNextExpiry(queue, rule, coalescedInstant(next.at, sweep.now.getTime(), minSweepGapMs(rule)), await databaseNow(runtime));
 }
 
 /**
@@ -223,7 +237,7 @@ async function pruneNextExpiries(queue: SweepQueue, config: Config): Promise<voi
  * scheduled sweep): it claimed its rule's instant, and the sweep it joined may end on a
  * worker that queues nothing (`retention run`'s), which would leave the rule to its regular
  * schedule. So the next expiry past the joined sweep's ranges is queued now (never sooner
- * than `MIN_SWEEP_GAP_MS` after that sweep's `now`); the sweep's own end offers again, and
+ * than `minSweepGapMs(rule)` after that sweep's `now`); the sweep's own end offers again, and
  * the earlier of the two instants stands. Never throws (see `scheduleAfterSweepOf`).
  */
 export async function scheduleAfterJoin(runtime: Runtime, queue: SweepQueue, sweepId: string): Promise<NextExpiryOffer | { error: string }> {
@@ -233,7 +247,7 @@ export async function scheduleAfterJoin(runtime: Runtime, queue: SweepQueue, swe
     if (!sweep || !rule || sweep.dryRun) return { skipped: 'not scheduled' };
     const next = await nextExpiry(runtime, rule, rangesFromJson(sweep.ranges));
     if (!next) return { skipped: 'none' };
-    return await offerNextExpiry(queue, rule, coalescedInstant(next.at, sweep.now.getTime()), await databaseNow(runtime));
+    return await offerNextExpiry(queue, rule, coalescedInstant(next.at, sweep.now.getTime(), minSweepGapMs(rule)), await databaseNow(runtime));
   } catch (error) {
     return { error: redactText((error as Error).message ?? String(error)) };
   }

@@ -6,6 +6,7 @@ import { createDatabase, ping } from '../stores/postgres/connect.js';
 import { STORE_KINDS } from '../stores/registry.js';
 import type { StoreKind } from '../stores/store-kind.js';
 import type { Store, StoreContext } from '../stores/store.js';
+import { SweepEvents } from './sweep-events.js';
 
 /** Everything a command or worker needs below the config: connections, never opened at import. */
 export interface Runtime {
@@ -22,6 +23,8 @@ export interface Runtime {
   auditKey: Buffer | null;
   /** Every distinct store in the config. */
   stores(): Store[];
+  /** Sweep ends and batches as the executor records them, for the worker's logs and metrics. */
+  events: SweepEvents;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function openRuntime(config: Config, env: NodeJS.ProcessEnv = proce
     contextFor: (rule) => ({ hmacKey, timezone: rule.timezone }),
     auditKey,
     stores: () => [...stores.values()],
+    events: new SweepEvents(),
     async close() {
       await Promise.all([...stores.values()].map((store) => store.close().catch(() => undefined)));
       await stateDatabase.pool.end().catch(() => undefined);

@@ -91,6 +91,20 @@ export async function activeHolds(tx: SqlClient, state: StateDb): Promise<HoldRe
   return rows.map(toHold);
 }
 
+/**
+ * Holds not released, judged at `at` rather than the state database's clock: `retention
+ * forecast --now` asks which holds a later (or earlier) instant finds in force. A hold
+ * released since is left out, as a sweep now would leave it out.
+ */
+export async function holdsInForceAt(tx: SqlClient, state: StateDb, at: Date): Promise<HoldRecord[]> {
+  const { rows } = await tx.query<HoldRow>(
+    `SELECT ${COLUMNS} FROM ${state.table('holds')}
+      WHERE released_at IS NULL AND (until IS NULL OR until > $1) ORDER BY id`,
+    [at],
+  );
+  return rows.map(toHold);
+}
+
 export interface NewHold {
   subjectDigest: string | null;
   subjectSealed: Buffer | null;

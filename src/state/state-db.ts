@@ -53,7 +53,10 @@ export async function migrate(state: StateDb): Promise<void> {
   client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`retention-migrate:${state.schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(state.schema)}`);
+    // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+    // when the schema exists, and a least-privilege role (docs/deployment.md) only owns its schema.
+    const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [state.schema]);
+    if (rowCount === 0) await client.query(`CREATE SCHEMA ${ident(state.schema)}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${state.table('migrations')} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );

@@ -5,7 +5,13 @@ import type { StateDb } from './state-db.js';
 
 /** A sweep stopped by its blast-radius limits before touching anything. */
 export interface BlockedSweep {
+  /** What the limits judged: the rule's rows, rows cascading through foreign keys and objects the rows own (`limitedCount`). */
   affected: number;
+  /**
+   * Of `affected`, the rule's own rows (or items), e.g. what a never-store incident found;
+   * absent on sweeps blocked before it was recorded.
+   */
+  rows?: number;
   total: number;
   reason: string;
   /** Pass as `--confirm` to allow this sweep (and any not bigger). */
@@ -47,6 +53,8 @@ export interface SweepRecord {
   batchesTotal: number;
   batchesDone: number;
   rowsAffected: number;
+  /** Items its batches kept because their subject is on legal hold (0 for sweeps recorded before this was). */
+  rowsHeld: number;
   /** The rule's definition hash when planned (null only for sweeps planned before hashes existed). */
   ruleHash: string | null;
   /** The trigger row of a manual sweep; null for a scheduled one. */
@@ -99,7 +107,7 @@ export interface NewSweep {
   lagMs?: number | null;
 }
 
-const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, target, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at, lag_ms`;
+const SWEEP_COLUMNS = `id, rule_id, config_hash, rule, target, dry_run, actor, trigger, now, ranges, status, confirm_token, blocked, batches_total, batches_done, rows_affected, rule_hash, trigger_id, reason, created_at, finished_at, lag_ms, rows_held`;
 
 function toRecord(row: Record<string, unknown>): SweepRecord {
   const rule = readPersistedRule(row.rule);
@@ -122,6 +130,7 @@ function toRecord(row: Record<string, unknown>): SweepRecord {
     batchesTotal: Number(row.batches_total),
     batchesDone: Number(row.batches_done),
     rowsAffected: Number(row.rows_affected),
+    rowsHeld: Number(row.rows_held ?? 0),
     ruleHash: (row.rule_hash as string | null) ?? null,
     triggerId: (row.trigger_id as string | null) ?? null,
     reason: (row.reason as string | null) ?? null,
@@ -263,7 +272,7 @@ export async function completeBatch(
   sweepId: string,
   idx: number,
   rows: number,
-  options: { evenIfEnded?: boolean } = {},
+  options: { evenIfEnded?: boolean; held?: number } = {},
 ): Promise<{ sweep: SweepRecord | null; finished: boolean }> {
   // One statement, one round trip: the batch's checkpoint and its sweep's counters. An
   // UPDATE waits for a concurrent cancel and re-reads the row, so `status = 'running'`
@@ -271,7 +280,7 @@ export async function completeBatch(
   const updated = await client.query(
     `WITH sweep AS (
        UPDATE ${state.table('sweeps')}
-          SET batches_done = batches_done + 1, rows_affected = rows_affected + $3,
+          SET batches_done = batches_done + 1, rows_affected = rows_affected + $3, rows_held = rows_held + $5,
               status = CASE WHEN status = 'running' AND batches_done + 1 >= batches_total THEN 'done' ELSE status END,
               finished_at = CASE WHEN status = 'running' AND batches_done + 1 >= batches_total THEN now() ELSE finished_at END
         WHERE id = $1 AND (status = 'running' OR $4)
@@ -281,7 +290,7 @@ export async function completeBatch(
         WHERE sweep_id = $1 AND idx = $2 AND EXISTS (SELECT 1 FROM sweep)
      )
      SELECT * FROM sweep`,
-    [sweepId, idx, rows, options.evenIfEnded ?? false],
+    [sweepId, idx, rows, options.evenIfEnded ?? false, options.held ?? 0],
   );
   const row = updated.rows[0];
   if (!row) return { sweep: null, finished: false };

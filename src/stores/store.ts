@@ -141,8 +141,20 @@ export interface Store<Target = unknown> {
   readonly kind: string;
   /** Connects once; throws a UserError naming the URL and where it came from. */
   ping(): Promise<void>;
-  /** What is wrong with the rule against the live store; `path` prefixes each problem. */
-  inspect(rule: Rule<Target>, path: string, context: StoreContext): Promise<ConfigProblem[]>;
+  /**
+   * What is wrong with the rule against the live store; `path` prefixes each problem.
+   * `rules`: the config's rules (of every store), for checks across rules (`check` passes
+   * them; an archive rule's archive table must be swept by one of them). Absent: those
+   * checks are skipped.
+   */
+  inspect(rule: Rule<Target>, path: string, context: StoreContext, rules?: readonly Rule[]): Promise<ConfigProblem[]>;
+  /**
+   * `check`'s live checks of the store as a whole, once (not per rule): what the role it
+   * connects as may do beyond what sweeping needs. `rules` are the config's rules on this
+   * store, each with its path (`rules[2]`); problems are at `path` (`stores.NAME`) or a
+   * rule's field. Kinds without such checks omit it.
+   */
+  inspectStore?(rules: readonly { rule: Rule<Target>; path: string }[], path: string): Promise<ConfigProblem[]>;
   /** How many items the selection covers now, for `plan`. Changes nothing. */
   count(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<number>;
   /**
@@ -182,6 +194,12 @@ export interface Store<Target = unknown> {
     previous: { rule: Rule<Target>; selection: Selection },
     context: StoreContext,
   ): Promise<{ newly: number; noLonger: number }>;
+  /**
+   * `retention sunset`: items of the target `rules` share (rules of this store naming the
+   * same table) that none of their `where` filters select, whatever their age: what a
+   * sunset applying them leaves in place. Kinds whose rules have no filters omit it.
+   */
+  countOutside?(rules: readonly Rule<Target>[]): Promise<number>;
   /**
    * Key ranges of about `rule.batchSize` items each covering the selection (opaque string
    * bounds); one open range when the kind cannot split. None when the store can tell, from

@@ -12,7 +12,7 @@ export default defineConfig({
     fileParallelism: false,
     globalSetup: ['test/faults/helpers/summary-setup.ts'],
     // The worker and admin processes a scenario starts inherit $RETENTION_AUDIT_KEY from it.
-    setupFiles: ['test/helpers/audit-key-setup.ts'],
+    setupFiles: ['test/helpers/audit-key-setup.ts', 'test/helpers/http-port-setup.ts', 'test/helpers/role-warnings-setup.ts'],
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

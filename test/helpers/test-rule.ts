@@ -10,6 +10,7 @@ export function testRule<Target>(fields: Pick<Rule<Target>, 'id' | 'store' | 'ki
     hash: 'test',
     source: null,
     retain: 'P6M',
+    never: false,
     action: 'delete',
     subject: null,
     schedule: { kind: 'manual' },

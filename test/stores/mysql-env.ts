@@ -64,6 +64,7 @@ export async function createMysqlEnv(): Promise<MysqlEnv> {
         store: 'app',
         kind: 'mysql',
         retain: 'P6M',
+        never: false,
         action: 'delete',
         subject: null,
         schedule: { kind: 'manual' },

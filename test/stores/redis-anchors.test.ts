@@ -48,6 +48,7 @@ function rule(anchorUnit: AnchorUnit): RedisRule {
     store: 'cache',
     kind: 'redis',
     retain: 'P30D',
+    never: false,
     action: 'delete',
     subject: null,
     schedule: { kind: 'manual' },

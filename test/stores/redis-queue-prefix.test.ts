@@ -54,6 +54,7 @@ function rule(keys: string): RedisRule {
     store: 'cache',
     kind: 'redis',
     retain: 'P30D',
+    never: false,
     action: 'delete',
     subject: null,
     schedule: { kind: 'manual' },

@@ -46,6 +46,7 @@ function rule(target: Partial<RedisTarget>, action: RedisRule['action'] = 'delet
     store: 'cache',
     kind: 'redis',
     retain,
+    never: false,
     action,
     subject: null,
     schedule: { kind: 'manual' },

@@ -41,6 +41,7 @@ function rule(target: Partial<RedisTarget> = {}): RedisRule {
     store: 'cache',
     kind: 'redis',
     retain: 'P6M',
+    never: false,
     action: 'delete',
     subject: null,
     schedule: { kind: 'manual' },

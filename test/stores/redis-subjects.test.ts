@@ -62,6 +62,7 @@ function rule(target: Partial<RedisTarget>, fields: Partial<RedisRule> = {}): Re
     store: 'cache',
     kind: 'redis',
     retain: 'P30D',
+    never: false,
     action: 'delete',
     subject: target.keys?.includes(SUBJECT_PLACEHOLDER) ? SUBJECT_PLACEHOLDER : null,
     schedule: { kind: 'manual' },

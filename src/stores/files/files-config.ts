@@ -21,15 +21,17 @@ export const filesConfigSchema: z.ZodType<FilesConfig> = z.strictObject({
     .superRefine((root, ctx) => {
       const problem = rootProblem(root);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
+    })
+    .describe('the directory the files live in, absolute and written plainly (not /); nothing outside it is ever touched'),
   anchorZone: z
     .string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' })
     .superRefine((zone, ctx) => {
       const problem = zoneProblem(zone);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
+    .describe("the zone wall-clock dates read from paths are in (a rule's own anchorZone wins; default: timezone)")
     .optional(),
-});
+}).describe('Files under a directory, dated by their modification time or a date in their path; symbolic links and other non-regular files are never followed or deleted.');
 
 function rootProblem(root: string): string | undefined {
   const shown = JSON.stringify(root);

@@ -192,7 +192,8 @@ export class FilesStore implements Store<FilesTarget>, ObjectDeleter {
   }
 
   /**
-   * The selection for this rule: its ranges, or one subject's files, minus held subjects'.
+   * The selection for this rule: its ranges, one subject's files, or (a sunset's `all`:
+   * no ranges, no subject) every file the glob covers whatever its anchor, minus held subjects'.
    * Throws when the rule cannot tell whose its files are (no `{subject}`) and the selection
    * needs it, and a UserError naming the rule for an id that cannot be one path segment.
    */

@@ -43,13 +43,14 @@ const globSchema = z
   .superRefine((pattern, ctx) => {
     const problem = globProblem(pattern);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  })
+  .describe('the glob of the files to sweep, relative to the store root, e.g. "photos/**/*.jpg"; {subject} once, as a whole segment, names the person');
 
 const pathAnchorSchema = z.strictObject({
   path: z.string({ error: 'anchor.path must be a regular expression whose first group is the date, e.g. "(\\\\d{4}-\\\\d{2}-\\\\d{2})"' }).superRefine((source, ctx) => {
     const problem = anchorPatternProblem(source);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
+  }).describe('a regular expression over the path relative to the root; its first group is the date or date-time, e.g. "(\\\\d{4}-\\\\d{2}-\\\\d{2})"'),
 });
 
 const anchorSchema = z.union([z.literal('mtime'), pathAnchorSchema], {
@@ -57,13 +58,16 @@ const anchorSchema = z.union([z.literal('mtime'), pathAnchorSchema], {
     issue.input === undefined
       ? 'is required: mtime, or { path: "(\\\\d{4}-\\\\d{2}-\\\\d{2})" } for a date in the path'
       : 'anchor is mtime (the modification time) or { path: REGEX } (a date in the path, the first group)',
-});
+}).describe('what dates a file: mtime (its modification time) or { path: REGEX }, a date or date-time in its path relative to the root (the first group)');
 
 export const filesTargetSchema: z.ZodType<ParsedFilesTarget> = z
   .strictObject({
     path: globSchema,
     anchor: anchorSchema,
-    anchorZone: z.string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' }).optional(),
+    anchorZone: z
+      .string({ error: 'anchorZone must be a time zone name such as UTC or Europe/Berlin' })
+      .describe("path anchors: the zone of the dates read from paths (default: the store's anchorZone, else timezone)")
+      .optional(),
   })
   .superRefine((target, ctx) => {
     if (target.anchorZone !== undefined && target.anchor === 'mtime') {

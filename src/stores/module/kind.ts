@@ -18,9 +18,13 @@ const configSchema: z.ZodType<ModuleConfig> = z.strictObject({
     .string({ error: 'module is required: the path of the store module, relative to this config file, e.g. ./stores/elastic.js' })
     .regex(MODULE_PATH, {
       error: (issue) => `${JSON.stringify(issue.input)} is not a module path: write a .js or .mjs file path starting with ./, ../ or /, e.g. ./stores/elastic.js`,
-    }),
-  options: z.record(z.string(), z.unknown(), { error: 'options must be a mapping, handed to the module as it is' }).optional(),
-});
+    })
+    .describe('the ES module (.js or .mjs) implementing the store, relative to this config file (./, ../) or absolute'),
+  options: z
+    .record(z.string(), z.unknown(), { error: 'options must be a mapping, handed to the module as it is' })
+    .describe("handed to the module's create as options, as written")
+    .optional(),
+}).describe('A store of your own: an ES module whose default export creates it (README, "Your own store"). Delete only, one batch per sweep.');
 
 interface ParsedModuleTarget {
   target?: Record<string, unknown> | undefined;
@@ -29,8 +33,15 @@ interface ParsedModuleTarget {
 
 const targetSchema: z.ZodType<ParsedModuleTarget> = z.strictObject({
   /** The module's own description of what a rule sweeps (`{ collection: tickets }`). */
-  target: z.record(z.string(), z.unknown(), { error: "target must be a mapping: what the rule sweeps, in the module's own terms" }).optional(),
-  anchor: z.string({ error: 'anchor must be a string: the field that dates an item, as the module reads it' }).min(1).optional(),
+  target: z
+    .record(z.string(), z.unknown(), { error: "target must be a mapping: what the rule sweeps, in the module's own terms" })
+    .describe("what the rule sweeps, in the module's own terms, e.g. { collection: tickets }")
+    .optional(),
+  anchor: z
+    .string({ error: 'anchor must be a string: the field that dates an item, as the module reads it' })
+    .min(1)
+    .describe('what dates an item, as the module reads it')
+    .optional(),
 });
 
 /**

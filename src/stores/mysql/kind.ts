@@ -12,19 +12,22 @@ export interface MysqlConfig {
   anchorZone?: string;
 }
 
-const configSchema = z.strictObject({
-  url: z
-    .string({ error: 'url is required' })
-    .regex(/^(mysql|mariadb):\/\/[^?#]*$/, { error: 'must be a mysql:// or mariadb:// URL without query parameters (mysql://user:password@host:3306/database)' }),
-  anchorZone: anchorZoneSetting,
-});
+const configSchema = z
+  .strictObject({
+    url: z
+      .string({ error: 'url is required' })
+      .regex(/^(mysql|mariadb):\/\/[^?#]*$/, { error: 'must be a mysql:// or mariadb:// URL without query parameters (mysql://user:password@host:3306/database)' })
+      .describe('the database: mysql://user:password@host:3306/database (or mariadb://), no query parameters'),
+    anchorZone: anchorZoneSetting,
+  })
+  .describe('Rows of MySQL/MariaDB tables, deleted or anonymized in key-range batches; each batch commits, then is recorded.');
 
 /**
  * `kind: mysql`: rows of MySQL/MariaDB tables (`table:`), deleted or anonymized in
  * key-range batches with the same semantics as PostgreSQL. The state database is
  * PostgreSQL, so each batch commits and is then recorded ("change, then record").
  */
-export const mysqlKind: StoreKind<MysqlConfig, MysqlTarget, Omit<ParsedSqlTarget, 'cascades'>> = {
+export const mysqlKind: StoreKind<MysqlConfig, MysqlTarget, Omit<ParsedSqlTarget, 'cascades' | 'archiveTable'>> = {
   kind: 'mysql',
   configSchema,
   targetSchema: mysqlTargetSchema,
@@ -34,6 +37,7 @@ export const mysqlKind: StoreKind<MysqlConfig, MysqlTarget, Omit<ParsedSqlTarget
     keys: 'keys is for redis stores; this rule sweeps a table',
     anchorUnit: "anchorUnit is for redis stores; a table's anchor column has a type of its own",
     cascades: 'cascades is for postgres stores; a MySQL rule whose deletes would cascade through a foreign key is refused at check',
+    archiveTable: 'archiveTable is for postgres stores: a MySQL rule cannot archive rows (yet); delete or anonymize them, or keep the table in PostgreSQL',
   },
   resolveTarget: (parsed, context) => resolveSqlTarget(parsed, context),
   checkRule(rule, _config, path): ConfigProblem[] {

@@ -2,7 +2,7 @@ import type { ConfigProblem } from '../../errors.js';
 import { redactUrl } from '../../redact.js';
 import { denseKeyRanges } from '../postgres/key-ranges.js';
 import { boundedRanges } from '../bounded-ranges.js';
-import type { Selection, SelectionParts } from '../selection.js';
+import { selectsAll, type Selection, type SelectionParts } from '../selection.js';
 import { heldSelection, sqlSelection, subjectColumn, subjectValues, SUBJECT_PAGE_SIZE } from '../sql/subject-selection.js';
 import { shownTable, type TableName } from '../sql/sql-target.js';
 import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContext, Unjudged } from '../store.js';
@@ -39,6 +39,8 @@ import type { Rule } from '../../policy/rule.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { notExpiredConditions, pendingConditions } from './expiry-statements.js';
 import { smallestAnchor } from './smallest-anchor.js';
+import { outsideStatement } from './outside-statement.js';
+import { neverStoreAnchorWarning } from '../sql/never-store-anchor.js';
 
 /** Up to this many batches' worth of expired rows, a sweep is planned through the anchor index. */
 const ANCHOR_PLAN_BATCHES = 4;
@@ -90,6 +92,10 @@ export class MysqlStore implements Store<MysqlTarget> {
     const table = await this.table(name);
     if (!table) return [{ path: `${path}.table`, message: `table ${shown} does not exist in ${redactUrl(this.database.url)} (store ${this.name})` }];
     const problems = atPath(path, tableProblems(rule, table, context));
+    // A never-store rule's rows with a NULL anchor are never found: said, not refused.
+    const anchor = table.columns.get(rule.target.anchor);
+    const nullAnchor = anchor && neverStoreAnchorWarning(rule, path, table.resolvedName, anchor, 'created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP');
+    if (nullAnchor) problems.push(nullAnchor);
     if (rule.subject && table.columns.has(rule.subject)) {
       const [row] = await this.database.rows<{ n: string | number }>(subjectIndexStatement(rule, table));
       if (Number(row!.n) === 0) {
@@ -106,6 +112,12 @@ export class MysqlStore implements Store<MysqlTarget> {
   async count(rule: MysqlRule, selection: Selection, context: StoreContext): Promise<number> {
     const table = await this.requireTable(rule);
     const rows = await this.database.rows<{ n: string | number }>(countStatement(rule, table, this.#selection(rule, table, selection), context));
+    return Number(rows[0]!.n);
+  }
+
+  async countOutside(rules: readonly MysqlRule[]): Promise<number> {
+    const table = await this.requireTable(rules[0]!);
+    const rows = await this.database.rows<{ n: string | number }>(outsideStatement(rules, table));
     return Number(rows[0]!.n);
   }
 
@@ -148,6 +160,8 @@ export class MysqlStore implements Store<MysqlTarget> {
   async partition(rule: MysqlRule, selection: Selection, context?: StoreContext): Promise<KeyRange[]> {
     const table = await this.requireTable(rule);
     const parts = this.#selection(rule, table, selection);
+    // A sunset's `all`: key ranges over the whole table, as a backlog sweep's.
+    if (selectsAll(parts)) return this.#keySpaceRanges(rule, table);
     if (parts.ranges === null) {
       if (parts.none) return [{ after: null, upTo: null }];
       const bounds = await this.database.rows<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
@@ -162,6 +176,11 @@ export class MysqlStore implements Store<MysqlTarget> {
       if (total === 0) return [];
       if (total < limit) return boundedRanges(rows.slice(0, -1).map((r) => r.k));
     }
+    return this.#keySpaceRanges(rule, table);
+  }
+
+  /** Key ranges of about `batchSize` rows over the whole table: by arithmetic for dense integer keys, else by walking the key's index. */
+  async #keySpaceRanges(rule: MysqlRule, table: MysqlTable): Promise<KeyRange[]> {
     const key = columnOf(table, rule.target.key);
     if (keyKind(key) === 'integer') {
       const [span] = await this.database.rows<{ lo: string | null; hi: string | null }>(keySpanStatement(rule, table));

@@ -295,12 +295,18 @@ export function rulePredicate(rule: MysqlRule, table: MysqlTable, selection: Sel
 }
 
 /**
- * Selected (expired, or the subject's: age does not matter), matching the rule's filters,
- * and not a held subject's.
+ * Selected (expired; the subject's, or for a sunset every row: age does not matter),
+ * matching the rule's filters, and not a held subject's.
  */
 function selectionPredicate(rule: MysqlRule, table: MysqlTable, selection: SelectionParts): Fragment {
   if (selection.none) return raw('FALSE');
-  const selected = selection.ranges === null ? subjectIn(rule, table, [selection.subject!]) : expiredPredicate(rule, table, selection.ranges);
+  // A sunset's `all` (no ranges, no subject): every row, a NULL or zero anchor included.
+  const selected =
+    selection.ranges !== null
+      ? expiredPredicate(rule, table, selection.ranges)
+      : selection.subject !== null
+        ? subjectIn(rule, table, [selection.subject])
+        : raw('TRUE');
   const parts = [selected, ...rule.target.where.map((f) => filterPredicate(f, table))];
   // A row whose subject is NULL is nobody's, so no hold keeps it.
   if (selection.except.length > 0) parts.push(sql`(${ident(subjectColumn(rule))} IS NULL OR NOT ${heldIn(rule, table, selection.except)})`);

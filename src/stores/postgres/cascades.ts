@@ -7,6 +7,7 @@ import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { keyPredicate, rulePredicate } from './statements.js';
 import { ident, Params, qualified, type Statement, type TableName } from './sql.js';
+import { movedRows, moveNames, moveToArchiveStatement, removesRows, type ArchiveMove, type MoveCounts } from './archive-statements.js';
 
 /**
  * What deleting a rule's rows does to other tables through foreign keys: rows removed by
@@ -165,7 +166,8 @@ export function groupTargets(paths: readonly CascadeEdge[][]): CascadeTarget[] {
  */
 export function cascadeProblems(rule: Rule, cascades: Cascades, path: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (rule.action !== 'delete') return problems;
+  // An archive rule's move is a DELETE of the rule's table: its foreign keys cascade as a delete's.
+  if (!removesRows(rule)) return problems;
   const shown = (edges: CascadeEdge[]) => {
     const last = edges[edges.length - 1]!;
     const via = edges.slice(0, -1).map((e) => e.child.resolvedName);
@@ -276,7 +278,10 @@ export function lockTargetStatement(rule: Rule, target: CascadeTarget, keyRange:
   };
 }
 
-/** Deletes exactly the locked parents, re-checking the rule's predicate. */
+/**
+ * Deletes exactly the locked parents, re-checking the rule's predicate; for an archive rule
+ * the same DELETE moves them into the archive table (`archive`, required then).
+ */
 export function deleteLockedStatement(
   rule: Rule,
   table: TableInfo,
@@ -284,10 +289,14 @@ export function deleteLockedStatement(
   keyRange: KeyRange,
   keys: readonly string[],
   context: AnonymizeContext,
+  archive?: ArchiveMove,
 ): Statement {
   const params = new Params();
   const where = [lockedKeys(rule, keyRange, keys)(params), rulePredicate(rule, table, selection, params, context)].join(' AND ');
-  return { text: `DELETE FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
+  const remove = { text: `DELETE FROM ${qualified(rule.target.table)} WHERE ${where}`, values: params.values };
+  if (rule.action !== 'archive') return remove;
+  if (!archive) throw new Error(`rule ${rule.id} archives: its batch statement needs the archive table's columns`);
+  return moveToArchiveStatement(remove, archive);
 }
 
 /** The key range (so the key's index finds the rows) and the exact keys locked. */
@@ -315,7 +324,7 @@ export function countsByLabel(cascades: Cascades, row: Record<string, string>): 
  */
 export async function applyCascadingBatch(
   client: pg.ClientBase,
-  batch: { rule: Rule; selection: SelectionParts; keyRange: KeyRange; dryRun: boolean; context: AnonymizeContext },
+  batch: { rule: Rule; selection: SelectionParts; keyRange: KeyRange; dryRun: boolean; context: AnonymizeContext; archive?: ArchiveMove | undefined },
   table: TableInfo,
   cascades: Cascades,
   /** `cascade:` rules: wraps the DELETE so the same statement queues the deleted rows' objects. */
@@ -336,13 +345,16 @@ export async function applyCascadingBatch(
     cascaded[target.label] = counted;
   }
   if (keys.length === 0) return { rows: 0, cascaded };
-  const remove = deleteLockedStatement(rule, table, selection, keyRange, keys, context);
+  const remove = deleteLockedStatement(rule, table, selection, keyRange, keys, context, batch.archive);
   let deleted: number;
   let objects: Record<string, number> | undefined;
   if (queueObjects) {
     const row = (await client.query<{ n: string; objects: Record<string, number> }>(queueObjects(remove))).rows[0]!;
     deleted = Number(row.n);
     objects = row.objects;
+  } else if (batch.archive) {
+    // A move counts what left the table and what the archive took: unequal, it throws.
+    deleted = movedRows((await client.query<MoveCounts>(remove)).rows[0], moveNames(rule, table.resolvedName));
   } else {
     deleted = (await client.query(remove)).rowCount ?? 0;
   }

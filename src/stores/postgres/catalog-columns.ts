@@ -13,6 +13,8 @@ export interface CatalogColumn {
   typeCategory: string;
   /** The type as PostgreSQL prints it (`character varying(255)`), for messages. */
   shownType: string;
+  /** Declared NOT NULL (`retention init` prefers such an anchor: a NULL anchor never expires). */
+  notNull: boolean;
   /** In the schemas scanned for personal-data columns (not only read because the config names the table). */
   scanned: boolean;
 }
@@ -59,6 +61,7 @@ export function catalogColumnsStatement(options: { stateSchema: string; schemas:
                   COALESCE(et.typname, t.typname)::text AS "typeName",
                   (CASE WHEN t.typcategory = 'A' AND et.typcategory <> 'S' THEN 'A' ELSE COALESCE(et.typcategory, t.typcategory) END)::text AS "typeCategory",
                   format_type(a.atttypid, a.atttypmod) AS "shownType",
+                  a.attnotnull AS "notNull",
                   ${scanned} AS scanned
              FROM pg_attribute a
              JOIN pg_class c ON c.oid = a.attrelid

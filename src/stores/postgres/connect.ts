@@ -57,7 +57,17 @@ export function connectionError(db: Pick<Database, 'url' | 'origin'>, error: unk
   return new UserError(`cannot connect to PostgreSQL at ${redactUrl(db.url)} (${db.origin}): ${redactText(reason)}`, { cause: error });
 }
 
-/** Runs `work` in a transaction on one client, always releasing it. */
+/**
+ * The isolation every transaction of ours runs at, whatever the server's or the role's
+ * `default_transaction_isolation`: READ COMMITTED, where each statement sees what committed
+ * before it began. Batches depend on it: a lock taken mid-transaction and the catalog read
+ * after it (an archive move's columns), or a row re-checked after waiting for its lock, must
+ * see the present, not a snapshot from the transaction's first statement (REPEATABLE READ,
+ * SERIALIZABLE), which would let an archive move drop a column added meanwhile.
+ */
+export const BEGIN_READ_COMMITTED = 'BEGIN ISOLATION LEVEL READ COMMITTED';
+
+/** Runs `work` in a READ COMMITTED transaction on one client, always releasing it. */
 export async function withTransaction<T>(db: Database, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.pool.connect();
   // A checked-out client has no listener of the pool's: a server restart mid-transaction
@@ -66,7 +76,7 @@ export async function withTransaction<T>(db: Database, work: (client: pg.PoolCli
   const onError = () => undefined;
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    await client.query(BEGIN_READ_COMMITTED);
     const result = await work(client);
     await client.query('COMMIT');
     return result;

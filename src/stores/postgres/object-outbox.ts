@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { AnonymizeContext } from '../../anonymize/strategy.js';
 import type { ConfigProblem } from '../../errors.js';
 import type { OutboxEntry } from '../owned-objects.js';
@@ -59,7 +60,7 @@ export function ensureOutboxStatements(schema: string): Statement[] {
   const ddl = (text: string): Statement => ({ text, values: [] });
   return [
     { text: 'SELECT pg_advisory_xact_lock(hashtext($1))', values: [`retention-migrate:${schema}`] },
-    ddl(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`),
+    createSchemaIfMissing(schema),
     ddl(`CREATE TABLE IF NOT EXISTS ${table} (
        id bigserial PRIMARY KEY,
        store text NOT NULL,
@@ -73,6 +74,20 @@ export function ensureOutboxStatements(schema: string): Statement[] {
        last_error text
      )`),
   ];
+}
+
+/**
+ * `CREATE SCHEMA` only when the schema is missing. Not `CREATE SCHEMA IF NOT EXISTS`: that
+ * needs CREATE on the database even when the schema exists, which a least-privilege role
+ * owning its state schema does not have (docs/deployment.md). One statement (a DO block, no
+ * bind parameters there), with a dollar-quote tag the name cannot end early.
+ */
+export function createSchemaIfMissing(schema: string): Statement {
+  const name = ident(schema);
+  const body = `BEGIN IF to_regnamespace(${pg.escapeLiteral(name)}) IS NULL THEN CREATE SCHEMA ${name}; END IF; END`;
+  let tag = '$outbox$';
+  while (body.includes(tag)) tag = `$${tag.slice(1, -1)}_$`;
+  return { text: `DO ${tag} ${body} ${tag}`, values: [] };
 }
 
 /** A template rendered from columns of `alias`: NULL when any column it reads is NULL (no object). */

@@ -85,6 +85,8 @@ export function whollyExpired(bound: { lowerMs: number; upperMs: number }, range
 
 /** Why the rule's own definition rules out drops (every partition is swept row by row), or null. */
 export function ruleRefusal(rule: Rule): string | null {
+  // A dropped partition's rows are gone, never moved: an archive rule's rows go row by row into its archive table.
+  if (rule.action === 'archive') return 'the rule archives rows (moves them to its archive table), and a drop would delete them instead';
   if (rule.action !== 'delete') return `the rule ${rule.action}s rows, a drop deletes them`;
   if (rule.target.where.length > 0) return 'the rule has where filters: a partition can hold rows they keep';
   if (rule.target.cascade && rule.target.cascade.length > 0) return 'the rule deletes objects its rows own (cascade:), queued row by row';

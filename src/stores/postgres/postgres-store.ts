@@ -3,7 +3,7 @@ import type { ConfigProblem } from '../../errors.js';
 import { getStrategy } from '../../anonymize/registry.js';
 import { MIN_HMAC_KEY_BYTES } from '../../anonymize/hmac.js';
 import { redactUrl } from '../../redact.js';
-import { exceptHeld, type Selection, type SelectionParts } from '../selection.js';
+import { exceptHeld, selectsAll, type Selection, type SelectionParts } from '../selection.js';
 import { heldSelection, sqlSelection, subjectValues, SUBJECT_PAGE_SIZE } from '../sql/subject-selection.js';
 import { readableSubjects } from './readable-subjects.js';
 import { shownTable, sqlRule, type SqlRule as Rule, type SqlTarget } from '../sql/sql-target.js';
@@ -12,6 +12,7 @@ import type { BatchJournal, BatchResult, BatchSpec, KeyRange, Store, StoreContex
 import { readTable, type TableInfo } from './catalog.js';
 import { applyCascadingBatch, cascadeCountStatement, cascadeProblems, cascadeTotalStatement, countsByLabel, readCascades } from './cascades.js';
 import { ping, withTransaction, type Database } from './connect.js';
+import { inspectRole } from './role-privileges.js';
 import type { Statement } from './sql.js';
 import type { SqlClient } from '../../state/sql-client.js';
 import { changeIsolatingRows, rowErrorReason, type Changed } from './isolate-failing-rows.js';
@@ -36,6 +37,20 @@ import {
   totalStatement,
 } from './statements.js';
 import { structuralProblems } from './structural-problems.js';
+import {
+  actingRule,
+  archiveFactsStatement,
+  archiveNamesStatement,
+  archiveProblems,
+  lockForArchiveStatement,
+  movedRows,
+  moveNames,
+  removesRows,
+  type ArchiveFacts,
+  type ArchiveMove,
+  type MoveCounts,
+} from './archive-statements.js';
+import { outsideStatement } from './outside-statement.js';
 import { dropPartitions } from './drop-partitions.js';
 import { partitionPlan, partitionSweepRanges } from './partition-sweep.js';
 import { notExpiredConditions, pendingConditions } from './expiry-statements.js';
@@ -58,6 +73,7 @@ import {
   type ClaimedRow,
   referencedPathsStatement,
 } from './object-outbox.js';
+import { neverStoreAnchorWarning } from '../sql/never-store-anchor.js';
 
 const ANCHOR_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
@@ -103,11 +119,16 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return shownTable(rule.target.table);
   }
 
+  /** The role it connects as: superuser, BYPASSRLS, CREATEROLE, owning the database or a swept table (role-privileges.ts). */
+  async inspectStore(rules: readonly { rule: Rule; path: string }[], path: string): Promise<ConfigProblem[]> {
+    return inspectRole(this.database.pool, path, rules.map(({ rule, path: at }) => ({ table: rule.target.table, path: `${at}.table` })));
+  }
+
   async close(): Promise<void> {
     await this.database.pool.end().catch(() => undefined);
   }
 
-  async inspect(rule: Rule, path: string, context: StoreContext): Promise<ConfigProblem[]> {
+  async inspect(rule: Rule, path: string, context: StoreContext, others?: readonly GenericRule[]): Promise<ConfigProblem[]> {
     const problems: ConfigProblem[] = [];
     const at = (field: string, message: string) => problems.push({ path: `${path}.${field}`, message });
     const shown = shownTable(rule.target.table);
@@ -127,6 +148,9 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     if (anchor && !ANCHOR_TYPES.has(anchor.baseType)) {
       at('anchor', `column ${rule.target.anchor} of ${table.resolvedName} is ${anchor.type}; an anchor must be timestamp with time zone, timestamp or date`);
     }
+    // A never-store rule's rows with a NULL anchor are never found: said, not refused.
+    const nullAnchor = anchor && neverStoreAnchorWarning(rule, path, table.resolvedName, anchor, 'created_at timestamptz NOT NULL DEFAULT now()');
+    if (nullAnchor) problems.push(nullAnchor);
     // Said only of a table big enough for it to matter (the planner's estimate; a small
     // table is cheap to walk, and a warning for each would drown the ones that count).
     if (anchor && ANCHOR_TYPES.has(anchor.baseType) && !(await this.#anchorIndexed(rule)) && (await this.#estimatedRows(rule)) >= UNINDEXED_ANCHOR_WARN_ROWS) {
@@ -159,8 +183,9 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     for (const { field, message } of structuralProblems(rule, table)) at(field, message);
     problems.push(...(await inspectRuleValues(this.database, this.name, rule, path, table)));
     // Rows other tables lose through foreign keys: refused unless the rule allows it.
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
+    const cascades = removesRows(rule) ? await readCascades(this.database.pool, rule.target.table) : null;
     if (cascades) problems.push(...cascadeProblems(rule, cascades, path));
+    if (rule.action === 'archive') problems.push(...(await this.#inspectArchive(rule, path, others ?? [])));
     if (rule.target.cascade) problems.push(...(await this.#inspectObjectCascades(rule, table, path)));
     // The state schema (audit log, sweeps) is never a rule's to sweep, however the name resolves.
     if (this.#stateSchema !== null && (await resolvedSchema(this.database, rule.target.table)) === this.#stateSchema) {
@@ -171,7 +196,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
 
   async countCascades(rule: Rule, selection: Selection, context: StoreContext): Promise<Record<string, number>> {
     subjectValues(rule, selection);
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
+    const cascades = removesRows(rule) ? await readCascades(this.database.pool, rule.target.table) : null;
     if (!cascades || cascades.targets.length === 0) return {};
     const statement = cascadeCountStatement(rule, await this.requireTable(rule), cascades, await this.#selection(this.database.pool, rule, selection), context);
     return countsByLabel(cascades, (await this.database.pool.query<Record<string, string>>(statement)).rows[0]!);
@@ -192,6 +217,11 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return Number(rows[0]!.n);
   }
 
+  async countOutside(rules: readonly Rule[]): Promise<number> {
+    const { rows } = await this.database.pool.query<{ n: string }>(outsideStatement(rules));
+    return Number(rows[0]!.n);
+  }
+
   async unjudged(rule: Rule): Promise<Unjudged> {
     const { rows } = await this.database.pool.query<{ n: string }>(nullAnchorStatement(rule));
     const nullAnchors = Number(rows[0]!.n);
@@ -202,7 +232,7 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     const { rows } = await this.database.pool.query<{ n: string }>(totalStatement(rule, atLeast));
     // Enough rows in the table alone: the tables the deletes reach need no counting.
     if (atLeast !== undefined && Number(rows[0]!.n) >= atLeast) return Number(rows[0]!.n);
-    const cascades = rule.action === 'delete' ? await readCascades(this.database.pool, rule.target.table) : null;
+    const cascades = removesRows(rule) ? await readCascades(this.database.pool, rule.target.table) : null;
     const reached = cascades?.targets.length ? (await this.database.pool.query<{ n: string }>(cascadeTotalStatement(cascades))).rows[0]!.n : 0;
     return Number(rows[0]!.n) + Number(reached);
   }
@@ -238,6 +268,9 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
   async partition(rule: Rule, selection: Selection, context?: StoreContext): Promise<KeyRange[]> {
     const parts = await this.#selection(this.database.pool, rule, selection);
     const table = await this.requireTable(rule);
+    // A sunset's `all`: key ranges over the whole table, as a backlog sweep's; each batch
+    // applies the rule's filters (and the holds) inside its range.
+    if (selectsAll(parts)) return this.#keySpaceRanges(rule, table);
     if (parts.ranges === null) {
       if (parts.none) return [{ after: null, upTo: null }];
       const { rows } = await this.database.pool.query<{ k: string }>(subjectBoundariesStatement(rule, table, parts, rule.batchSize));
@@ -284,6 +317,11 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         return boundedRanges(rows.slice(0, -1).map((r) => r.k));
       }
     }
+    return this.#keySpaceRanges(rule, table);
+  }
+
+  /** Key ranges of about `batchSize` rows over the whole table: by arithmetic for dense integer keys, else by walking the key's index. */
+  async #keySpaceRanges(rule: Rule, table: TableInfo): Promise<KeyRange[]> {
     if (INTEGER_KEY_TYPES.has(table.columns.get(rule.target.key)?.baseType ?? '')) {
       const { rows } = await this.database.pool.query<{ lo: string | null; hi: string | null; estimate: number | null }>(keySpanStatement(rule));
       const { lo, hi, estimate } = rows[0]!;
@@ -307,7 +345,9 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    * isolated, left as they are and returned in `skipped`, and the rest is changed.
    */
   async apply(batch: BatchSpec<SqlTarget>, journal?: BatchJournal): Promise<BatchResult> {
-    const { rule, dryRun, context } = batch;
+    const { dryRun, context } = batch;
+    // An archive rule moves rows only for a sweep; an erasure or a sunset deletes them.
+    const rule = actingRule(batch.rule, batch.selection);
     // Refused before anything runs: a rule without a subject column cannot honour a hold.
     subjectValues(rule, batch.selection);
     const table = await this.requireTable(rule);
@@ -356,20 +396,25 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
         }
         range = { after: null, upTo: null, within: { column: rule.target.anchor, ranges: outcome.within } };
       }
+      // An archive move: the archive table's columns as they are now, under a lock that
+      // keeps them so until the commit (a dry run checks them too, without the lock).
+      const archive = rule.action === 'archive' ? await this.#archiveMove(client, rule, !dryRun) : undefined;
       // The one selection every statement below applies: the batch's (expired ranges or a
       // subject), minus the subjects on hold as this transaction read them.
       const parts = await this.#selection(client, rule, selection, true);
       // Deletes that cascade are counted per table as they happen (read each batch: a
       // foreign key added since `check` is not deleted through unseen).
-      const cascades = rule.action === 'delete' ? await readCascades(client, rule.target.table) : null;
+      const cascades = removesRows(rule) ? await readCascades(client, rule.target.table) : null;
       const cascading = cascades !== null && (cascades.targets.length > 0 || cascades.cycles.length > 0) ? cascades : null;
       if (cascading) {
         const refused = cascadeProblems(rule, cascading, `rule ${rule.id}`);
         if (refused.length > 0) throw new Error(refused.map((p) => p.message).join('; '));
       }
       const change = async (keyRange: KeyRange, dry: boolean): Promise<Changed> => {
-        if (cascading) return applyCascadingBatch(client, { rule, selection: parts, context, keyRange, dryRun: dry }, table, cascading, dry ? undefined : queueObjects);
-        const statement = batchStatement(rule, table, parts, keyRange, dry, context);
+        if (cascading) return applyCascadingBatch(client, { rule, selection: parts, context, keyRange, dryRun: dry, archive }, table, cascading, dry ? undefined : queueObjects);
+        const statement = batchStatement(rule, table, parts, keyRange, dry, context, archive);
+        // A move counts what left the table and what the archive took: unequal, it throws.
+        if (archive && !dry) return { rows: movedRows((await client.query<MoveCounts>(statement)).rows[0], moveNames(rule, table.resolvedName)) };
         if (queueObjects && !dry) {
           const row = (await client.query<{ n: string; objects: Record<string, number> }>(queueObjects(statement))).rows[0]!;
           return { rows: Number(row.n), objects: row.objects };
@@ -432,7 +477,10 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
    */
   async dependsOn(rule: Rule): Promise<string[]> {
     const { rows } = await this.database.pool.query<{ name: string; bare: string; visible: boolean }>(referencedTablesStatement(rule));
-    return rows.flatMap((r) => (r.visible ? [r.name, r.bare] : [r.name]));
+    // An archive rule's rows go to its archive table, so for an erasure it comes before the
+    // archive table's own rule: a row a sweep moves there meanwhile is still found and erased.
+    const archived = rule.action === 'archive' && rule.target.archiveTable ? (await this.database.pool.query<{ name: string; bare: string; visible: boolean }>(archiveNamesStatement(rule.target.archiveTable))).rows : [];
+    return [...rows, ...archived].flatMap((r) => (r.visible ? [r.name, r.bare] : [r.name]));
   }
 
   /**
@@ -533,6 +581,127 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
       this.#outboxReady.catch(() => (this.#outboxReady = null));
     }
     return this.#outboxReady;
+  }
+
+  /** What the catalog says of the rule's archive table and of the rule's table it archives. */
+  async #archiveFacts(client: pg.Pool | pg.ClientBase, rule: Rule): Promise<ArchiveFacts> {
+    if (!rule.target.archiveTable) throw new Error(`rule ${rule.id} archives but names no archiveTable`);
+    const statement = archiveFactsStatement(rule.target.table, rule.target.archiveTable);
+    return (await client.query<ArchiveFacts>(statement.text, statement.values)).rows[0]!;
+  }
+
+  #archiveProblems(rule: Rule, facts: ArchiveFacts): string[] {
+    return archiveProblems(facts, { archive: shownTable(rule.target.archiveTable!), source: shownTable(rule.target.table), stateSchema: this.#stateSchema });
+  }
+
+  /**
+   * Inside an archive batch's transaction: the columns to move, read after both tables are
+   * locked (`lock`: ROW EXCLUSIVE, which the move takes anyway) so that they stay what they
+   * are until the commit. Refuses, moving nothing, when the archive table cannot take the
+   * rows as they are now (a column added to the rule's table since `check`, a type changed).
+   */
+  async #archiveMove(client: pg.ClientBase, rule: Rule, lock: boolean): Promise<ArchiveMove> {
+    let facts = await this.#archiveFacts(client, rule);
+    if (lock && this.#archiveProblems(rule, facts).length === 0) {
+      await client.query(lockForArchiveStatement(rule.target.table, rule.target.archiveTable!));
+      facts = await this.#archiveFacts(client, rule);
+    }
+    const problems = this.#archiveProblems(rule, facts);
+    if (problems.length > 0) throw new Error(`rule ${rule.id} archives nothing: ${problems.join('; ')}`);
+    return { table: rule.target.archiveTable!, columns: facts.sourceColumns.map((c) => c.name) };
+  }
+
+  /**
+   * `check` of an archive rule's `archiveTable`: it can take the rows (`archiveProblems`);
+   * PUBLIC holds no privilege on it (archived rows are meant to be restricted); some rule
+   * of the config (`others`) sweeps it, with a subject when this rule has one, or the
+   * archived rows would be kept forever, out of erasure requests' reach; and the rows do not
+   * move in a loop (`#archiveLoop`).
+   */
+  async #inspectArchive(rule: Rule, path: string, others: readonly GenericRule[]): Promise<ConfigProblem[]> {
+    const at = `${path}.archiveTable`;
+    const facts = await this.#archiveFacts(this.database.pool, rule);
+    const problems: ConfigProblem[] = this.#archiveProblems(rule, facts).map((message) => ({ path: at, message }));
+    if (facts.resolvedName === null || problems.length > 0) return problems;
+    if (facts.publicPrivileges.length > 0) {
+      problems.push({
+        path: at,
+        severity: 'warning',
+        message: `PUBLIC holds ${facts.publicPrivileges.join(', ')} on ${facts.resolvedName}: every role can reach the archived rows; restrict it (REVOKE ALL ON ${facts.resolvedName} FROM PUBLIC)`,
+      });
+    }
+    const sweeping: Rule[] = [];
+    for (const other of others) {
+      if (other.store !== this.name || other.kind !== this.kind || other.id === rule.id) continue;
+      const sql = sqlRule(other);
+      if ((await this.table(sql).catch(() => null))?.resolvedName === facts.resolvedName) sweeping.push(sql);
+    }
+    const loop = await this.#archiveLoop(rule, facts.resolvedName, others);
+    if (loop) {
+      problems.push({
+        path: at,
+        message: `archived rows would move in a loop, ${loop}, and never be deleted; end the chain with a rule that deletes (or anonymizes) them instead of archiving them back`,
+      });
+    }
+    if (sweeping.length === 0) {
+      problems.push({
+        path: at,
+        severity: 'warning',
+        message: `no rule of the config sweeps ${facts.resolvedName}, so archived rows would be kept forever; add a rule on it (e.g. anchored on an archived_at column, or on ${rule.target.anchor})`,
+      });
+    } else if (rule.subject !== null && !sweeping.some((r) => r.subject !== null)) {
+      problems.push({
+        path: at,
+        severity: 'warning',
+        message: `rule ${rule.id} names the person (subject: ${rule.subject}) but no rule on ${facts.resolvedName} does (${sweeping.map((r) => r.id).join(', ')}), so erasure requests would not reach archived rows; give that rule subject: ${rule.subject}`,
+      });
+    }
+    return problems;
+  }
+
+  /**
+   * Where the rows `rule` archives go next, followed through the config's archive rules on
+   * this store: from its archive table, every archive rule on a table of the chain moves
+   * them on to its own archive table. A chain that comes back to a table already on it
+   * (this rule's own included: A archives to B, B archives to A) moves rows back and forth
+   * for ever, and a row moved on before a table's delete rule comes due is never deleted.
+   * Returns that loop as `a -> b (rule x) -> a (rule y)`, or null. A chain ends at a table
+   * whose rules delete or anonymize, or at one no rule sweeps (warned of by the rule
+   * archiving there).
+   */
+  async #archiveLoop(rule: Rule, archived: string, others: readonly GenericRule[]): Promise<string | null> {
+    const source = (await this.table(rule).catch(() => null))?.resolvedName;
+    if (!source) return null;
+    // The archive rules of this store by the table they sweep, with where each moves rows.
+    const movesFrom = new Map<string, { id: string; to: string }[]>();
+    for (const other of [rule, ...others.filter((o) => o.id !== rule.id)]) {
+      if (other.store !== this.name || other.kind !== this.kind || other.action !== 'archive') continue;
+      const sql = sqlRule(other);
+      if (!sql.target.archiveTable) continue;
+      const from = (await this.table(sql).catch(() => null))?.resolvedName;
+      const statement = archiveNamesStatement(sql.target.archiveTable);
+      const to = (await this.database.pool.query<{ name: string }>(statement.text, statement.values)).rows[0]?.name;
+      if (from && to) movesFrom.set(from, [...(movesFrom.get(from) ?? []), { id: sql.id, to }]);
+    }
+    // `via`: the rule that moved the rows into `table` (none for the rule's own table).
+    type Step = { table: string; via: string | null };
+    const walk = (path: Step[]): string | null => {
+      for (const move of movesFrom.get(path[path.length - 1]!.table) ?? []) {
+        const back = path.findIndex((step) => step.table === move.to);
+        if (back < 0) {
+          const found = walk([...path, { table: move.to, via: move.id }]);
+          if (found) return found;
+          continue;
+        }
+        const loop = [...path.slice(back), { table: move.to, via: move.id }];
+        return loop.map((step, i) => (i === 0 ? step.table : `${step.table} (rule ${step.via})`)).join(' -> ');
+      }
+      return null;
+    };
+    return walk([
+      { table: source, via: null },
+      { table: archived, via: rule.id },
+    ]);
   }
 
   /** `cascade:` against the live table: its template columns exist, and the outbox can be created. */

@@ -8,6 +8,7 @@ import type { FilterValue, SqlRule as Rule, WhereFilter } from '../sql/sql-targe
 import type { KeyRange } from '../store.js';
 import type { TableInfo } from './catalog.js';
 import { ident, Params, qualified, type Statement } from './sql.js';
+import { moveToArchiveStatement, type ArchiveMove } from './archive-statements.js';
 
 /**
  * Pure builders for every statement a PostgreSQL sweep runs. Identifiers are quoted,
@@ -55,7 +56,11 @@ export function changeStatement(
   };
 }
 
-/** One batch: DELETE, UPDATE (anonymize) or, for a dry run, SELECT count(*). */
+/**
+ * One batch: DELETE, UPDATE (anonymize), the DELETE moving its rows into the archive table
+ * (archive: `archive` says which columns, as read in the batch's transaction) or, for a dry
+ * run, SELECT count(*).
+ */
 export function batchStatement(
   rule: Rule,
   table: TableInfo,
@@ -63,6 +68,7 @@ export function batchStatement(
   keyRange: KeyRange,
   dryRun: boolean,
   context: AnonymizeContext,
+  archive?: ArchiveMove,
 ): Statement {
   const params = new Params();
   const target = qualified(rule.target.table);
@@ -78,6 +84,11 @@ export function batchStatement(
     .join(' AND ');
   if (dryRun) return { text: `SELECT count(*)::bigint AS n FROM ${target} WHERE ${where}`, values: params.values };
   if (rule.action === 'delete') return { text: `DELETE FROM ${target} WHERE ${where}`, values: params.values };
+  if (rule.action === 'archive') {
+    // Never a bare DELETE: an archive rule's rows leave only into the archive.
+    if (!archive) throw new Error(`rule ${rule.id} archives: its batch statement needs the archive table's columns`);
+    return moveToArchiveStatement({ text: `DELETE FROM ${target} WHERE ${where}`, values: params.values }, archive);
+  }
   return { text: `UPDATE ${target} SET ${assignments} WHERE ${where}`, values: params.values };
 }
 
@@ -341,12 +352,17 @@ export function rulePredicate(
 }
 
 /**
- * Selected (expired, or the subject's: age does not matter), matching the rule's filters,
- * and not a held subject's.
+ * Selected (expired; the subject's, or for a sunset every row: age does not matter, a NULL
+ * anchor included), matching the rule's filters, and not a held subject's.
  */
 function selectionPredicate(rule: Rule, table: TableInfo, selection: SelectionParts, params: Params): string {
   if (selection.none) return 'false';
-  const selected = selection.ranges === null ? subjectPredicate(rule, selection.subject!, params) : expiredPredicate(rule, table, selection.ranges, params);
+  const selected =
+    selection.ranges !== null
+      ? expiredPredicate(rule, table, selection.ranges, params)
+      : selection.subject !== null
+        ? subjectPredicate(rule, selection.subject, params)
+        : 'true';
   const parts = [selected, ...rule.target.where.map((f) => filterPredicate(f, params))];
   if (selection.except.length > 0) parts.push(exceptPredicate(rule, selection.except, params));
   return parts.join(' AND ');

@@ -1,5 +1,6 @@
 import type { SqlRule as Rule } from '../sql/sql-target.js';
 import { batchKeyColumns, type TableInfo, type UniqueIndex } from './catalog.js';
+import { removesRows } from './archive-statements.js';
 
 /**
  * What in a table's structure would make a rule fail, or silently do less than it says,
@@ -10,7 +11,8 @@ export function structuralProblems(rule: Rule, table: TableInfo): { field: strin
   const problems: { field: string; message: string }[] = [];
   const key = keyProblem(rule.target.key, table, rule.target.anchor);
   if (key) problems.push({ field: 'key', message: key });
-  if (rule.action === 'delete') {
+  // An archive rule's move deletes the rows from this table: the same references block it.
+  if (removesRows(rule)) {
     for (const message of deleteBlockers(table)) problems.push({ field: 'table', message });
   }
   for (const { column, strategy } of rule.anonymize) {

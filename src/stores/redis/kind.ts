@@ -12,7 +12,9 @@ export interface RedisConfig {
   url: string;
 }
 
-const configSchema = z.strictObject({ url: redisUrlSchema('url') });
+const configSchema = z
+  .strictObject({ url: redisUrlSchema('url').describe('the Redis holding the keys: redis://, rediss:// (TLS) or redis+cluster://host:port,host:port') })
+  .describe('Keys of a Redis database matching a pattern: hashes dated by a field, sorted-set members by score, stream entries by id. Keys under queuePrefix are never touched.');
 
 const targetSchema = z.strictObject({
   /**
@@ -27,22 +29,27 @@ const targetSchema = z.strictObject({
     .min(1, { error: 'keys must be a non-empty SCAN pattern such as "session:*"' })
     .superRefine((keys, ctx) => {
       for (const message of keyProblems(keys)) ctx.addIssue({ code: 'custom', message });
-    }),
+    })
+    .describe('the SCAN MATCH pattern of the keys to sweep, e.g. "session:*"; {subject} once, as a whole segment, names the person ("session:{subject}:*")'),
   /** The hash field holding the anchor; `score` for a sorted set, `stream-id` for a stream. */
   anchor: z
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'anchor must be a string') })
     .refine((anchor) => IDENTIFIER.test(anchor) || Object.values(SHAPE_ANCHORS).includes(anchor), {
       error: (issue) => `${JSON.stringify(issue.input)} is not a hash field name (${IDENTIFIER_HINT}), score or stream-id`,
-    }),
+    })
+    .describe('what dates an item: the hash field holding the instant (shape hash), score (zset) or stream-id (stream)'),
   /** What the keys hold: hashes (default), sorted sets scored by time, streams. Declared, never guessed. */
-  shape: z.enum(SHAPES, { error: (issue) => `${JSON.stringify(issue.input)} is not a redis shape (hash, zset or stream)` }).optional(),
+  shape: z
+    .enum(SHAPES, { error: (issue) => `${JSON.stringify(issue.input)} is not a redis shape (hash, zset or stream)` })
+    .describe('what the keys hold: hash (default; the key goes when its anchor expires), zset (members scored by time) or stream (entries dated by their id)')
+    .optional(),
   /** How the anchor field is written: declared, never guessed. */
   anchorUnit: z.enum(['ms', 's', 'iso'], {
     error: (issue) =>
       issue.input === undefined
         ? 'a rule on a redis store needs anchorUnit: how its anchor field is written (ms: epoch milliseconds, s: epoch seconds, iso: an ISO-8601 instant with offset)'
         : `${JSON.stringify(issue.input)} is not an anchor unit (ms, s or iso)`,
-  }),
+  }).describe('how the anchor is written, declared, never guessed: ms or s (epoch milliseconds or seconds, digits only) or iso (an ISO-8601 instant with an offset); a zset score ms or s, a stream id ms'),
 });
 
 /** `kind: redis`: keys of a Redis database matching a pattern (`keys:`), deleted when their anchor expires. */

@@ -2,9 +2,10 @@ import type { Redis } from 'ioredis';
 import { UserError, type ConfigProblem } from '../../errors.js';
 import type { AnchorRange } from '../../policy/expiry.js';
 import { redactUrl } from '../../redact.js';
-import { expiredRangesOf, selectionParts, type Selection, type SelectionParts } from '../selection.js';
+import { expiredRangesOf, selectionParts, selectsAll, type Selection, type SelectionParts } from '../selection.js';
 import type { BatchResult, BatchSpec, KeyRange, Store, Unjudged } from '../store.js';
 import type { RedisTarget as RedisConnection } from './connect.js';
+import { eraseAllKeys } from './erase-all-keys.js';
 import { eraseKeys } from './erase-keys.js';
 import { globCanMatchPrefix } from './glob-can-match-prefix.js';
 import { KeySubject } from './key-subject.js';
@@ -41,7 +42,8 @@ const MATCHES_EVERYTHING = /^[*?]*\*[*?]*$/;
  *
  * People (subject-of-rule.ts): a rule names its person by a `{subject}` segment of its keys
  * or, for hashes, by a field. An erasure (`Selection` of one subject) takes that person's
- * keys whole, whatever their age. Keys of held subjects are never changed by a sweep: a
+ * keys whole, whatever their age; a sunset (`all`) takes every key of the rule's shape
+ * whole, whatever its anchor. Keys of held subjects are never changed by a sweep: a
  * key's segment is compared with the held ids before its page reaches the shape (a key
  * name cannot change), a field inside the script that changes the key.
  */
@@ -114,6 +116,7 @@ export class RedisStore implements Store<RedisTarget> {
   async count(rule: Rule, selection: Selection): Promise<number> {
     const { subject, parts } = this.#selected(rule, selection);
     if (parts.none) return 0;
+    if (selectsAll(parts)) return (await this.#eraseAll(rule, subject, parts.except, false)).items;
     if (parts.ranges === null) return this.#erase(rule, subject, parts.subject!, false);
     const { items, ttls } = await this.#survey(rule, subject, parts.ranges, parts.except, 'count');
     return rule.action === 'expire' ? items + ttls : items;
@@ -160,7 +163,13 @@ export class RedisStore implements Store<RedisTarget> {
     if (parts.none) return { rows: 0 };
     // An erasure is immediate whatever the action: an `expire` rule's keys are deleted
     // too, not given a TTL (a TTL would keep the person's data until it fires).
-    if (parts.ranges === null) return { rows: await this.#erase(rule, subject, parts.subject!, !dryRun) };
+    if (parts.ranges === null && parts.subject !== null) return { rows: await this.#erase(rule, subject, parts.subject, !dryRun) };
+    // A sunset: every key of the rule, whatever its anchor, deleted whatever the action
+    // (an `expire` rule's keys too: the service that would let their TTLs fire is going).
+    if (parts.ranges === null) {
+      const { items, held } = await this.#eraseAll(rule, subject, parts.except, !dryRun);
+      return { rows: items, ...(held > 0 ? { held } : {}) };
+    }
     const { items, ttls, held } = await this.#survey(rule, subject, parts.ranges, parts.except, dryRun ? 'count' : 'apply');
     // `action: expire` also reports the TTLs it set (dry: would set); `rows` are the keys deleted.
     return { rows: items, ...(rule.action === 'expire' ? { ttls } : {}), ...(held ? { held } : {}) };
@@ -193,13 +202,16 @@ export class RedisStore implements Store<RedisTarget> {
 
   /**
    * How the rule names its person, and the selection taken apart. A rule that names no one
-   * takes only a sweep without holds (`expiredRangesOf` refuses the rest); a `{subject}`
+   * takes only a sweep or a sunset, without holds (`expiredRangesOf` refuses the rest); a `{subject}`
    * segment cannot name an empty id or one holding `:`, and such an erasure is refused
    * rather than matched against anything else.
    */
   #selected(rule: Rule, selection: Selection): { subject: RuleSubject; parts: SelectionParts } {
     const subject = subjectOfRule(rule);
-    if (subject.kind === 'none') return { subject, parts: { ranges: expiredRangesOf(selection), subject: null, except: [], none: false } };
+    if (subject.kind === 'none') {
+      const all = selection.kind === 'all' && (selection.exceptSubjects ?? []).length === 0;
+      return { subject, parts: all ? selectionParts(selection) : { ranges: expiredRangesOf(selection), subject: null, except: [], none: false } };
+    }
     const parts = selectionParts(selection);
     if (parts.subject !== null && subject.kind === 'key' && !KeySubject.canName(parts.subject)) {
       throw new UserError(
@@ -220,6 +232,39 @@ export class RedisStore implements Store<RedisTarget> {
     if (subject.kind === 'none') throw new Error(`rule ${rule.id} names no subject`);
     const erasure = { shape: rule.target.shape ?? 'hash', field: subject.kind === 'field' ? subject.field : null, id };
     return this.#sumOverKeys(rule, subject, id, (node, group) => eraseKeys(node, group, erasure, change));
+  }
+
+  /**
+   * A service sunset: every key the rule covers (its pattern, outside the queue's prefix;
+   * with a `{subject}` segment, keys that have one, as a sweep takes them), of the rule's
+   * shape, whatever its anchor. Keys of `except` (held ids) stay: by their segment, judged
+   * here (a key name cannot change), or by their subject field, read in the script that
+   * deletes. Returns the items deleted (`change` false: that would be) and those held.
+   */
+  #eraseAll(rule: Rule, subject: RuleSubject, except: readonly string[], change: boolean): Promise<{ items: number; held: number }> {
+    const shape = rule.target.shape ?? 'hash';
+    const hold = subject.kind === 'field' && except.length > 0 ? { field: subject.field, held: except } : null;
+    // An id that cannot be a segment is on no key: nothing to keep for it.
+    const heldSegments = new Set(subject.kind === 'key' ? except.filter(KeySubject.canName).map(KeySubject.segment) : []);
+    const total = { items: 0, held: 0 };
+    return withKeySpace(this.#target, async (space) => {
+      await walkKeys(space, pattern(rule, subject), async (node, page) => {
+        const keys: Buffer[] = [];
+        const held: Buffer[] = [];
+        for (const key of this.#ours(page)) {
+          const segment = subject.kind === 'key' ? subject.key.segmentOf(key) : '';
+          // Not one segment where the person goes: not the rule's item (a sweep leaves it too).
+          if (segment === null) continue;
+          (heldSegments.has(segment) ? held : keys).push(key);
+        }
+        for (const done of await perSlot(space, keys, (group) => eraseAllKeys(node, group, shape, hold, change))) {
+          total.items += done.items;
+          total.held += done.held;
+        }
+        for (const kept of await perSlot(space, held, (group) => eraseAllKeys(node, group, shape, null, false))) total.held += kept.items;
+      });
+      return total;
+    });
   }
 
   /**

@@ -350,8 +350,9 @@ export class S3Store implements Store<S3Target>, ObjectDeleter {
   }
 
   /**
-   * The objects of a page whose anchor lies in the ranges (with no ranges, a subject's: all
-   * of them); the others counted as kept or unjudged.
+   * The objects of a page whose anchor lies in the ranges (with no ranges, a subject's or,
+   * for a sunset's `all`, the rule's: all of them, whatever their anchor); the others
+   * counted as kept or unjudged. A key that is not plain is never judged, even then.
    */
   async #judge(rule: Rule<S3Target>, ranges: readonly AnchorRange[] | null, listed: ListedObject[], unjudged: (reason: string) => void): Promise<JudgedObject[]> {
     // A key with `..`, `.` or empty segments could name another object on a server that

@@ -32,13 +32,20 @@ const S3_SUBJECT_EXAMPLE = 'photos/{subject}/';
  */
 export const s3TargetSchema = z
   .strictObject({
-    prefix: z.string({ error: 'prefix is required: the key prefix to sweep, ending in /, e.g. "documents/"' }),
+    prefix: z
+      .string({ error: 'prefix is required: the key prefix to sweep, ending in /, e.g. "documents/"' })
+      .describe('the key prefix to sweep, ending in / ("documents/"), or "" with wholeBucket: true; {subject} once, as a whole segment, names the person'),
     /** Required with `prefix: ""`: the rule really means every object in the bucket. */
-    wholeBucket: z.literal(true, { error: 'wholeBucket can only be true (with prefix: "")' }).optional(),
-    anchor: z.union([z.literal('last-modified'), z.strictObject({ metadata: metadataKey })], {
-      error: 'anchor must be last-modified or { metadata: KEY } (a user-metadata key holding the instant)',
-    }),
-    anchorUnit: z.enum(['ms', 's', 'iso'], { error: 'anchorUnit must be ms, s or iso' }).optional(),
+    wholeBucket: z.literal(true, { error: 'wholeBucket can only be true (with prefix: "")' }).describe('true, with prefix: "": the rule really sweeps the whole bucket').optional(),
+    anchor: z
+      .union([z.literal('last-modified'), z.strictObject({ metadata: metadataKey.describe('the user-metadata key, without x-amz-meta-') })], {
+        error: 'anchor must be last-modified or { metadata: KEY } (a user-metadata key holding the instant)',
+      })
+      .describe("what dates an object: last-modified (its LastModified) or { metadata: KEY } (a user-metadata key holding the instant)"),
+    anchorUnit: z
+      .enum(['ms', 's', 'iso'], { error: 'anchorUnit must be ms, s or iso' })
+      .describe('metadata anchors only, required there: how the instant is written, ms or s (epoch milliseconds or seconds) or iso (ISO-8601 with an offset)')
+      .optional(),
   })
   .superRefine((target, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

@@ -55,6 +55,12 @@ export interface SqlTarget {
    * when the rule has none, so that rules without it keep their definition hash.
    */
   cascade?: ObjectCascade[];
+  /**
+   * Archive rules (`archiveTable:` in the YAML, PostgreSQL): the table expired rows are
+   * moved to (same columns), where a further rule expires them. Absent for every other
+   * action, so that rules without it keep their definition hash; part of the hash when set.
+   */
+  archiveTable?: TableName;
 }
 
 export type SqlRule = Rule<SqlTarget>;
@@ -74,4 +80,14 @@ export function sqlRule(rule: Rule<unknown>): SqlRule {
     throw new Error(`rule ${rule.id} (store kind ${rule.kind}) does not sweep a SQL table`);
   }
   return rule as SqlRule;
+}
+
+/**
+ * Where an `action: archive` rule moves its rows, as `schema.table` (or `table`) the rule
+ * wrote it; null for any other rule (of any kind): what `plan` names beside the count.
+ */
+export function archiveTableOf(rule: Rule<unknown>): string | null {
+  if (rule.action !== 'archive') return null;
+  const target = rule.target as Partial<SqlTarget> | null;
+  return target?.archiveTable ? shownTable(target.archiveTable) : null;
 }
