@@ -1,4 +1,5 @@
 import type { Action } from '../policy/rule.js';
+import type { UnfinishedSunset } from './unfinished-sunsets.js';
 
 /** The events of a service sunset (`retention sunset --execute`), in the order they are written. */
 export const SUNSET_EVENTS = ['sunset-started', 'sunset-batch', 'sunset-rule', 'sunset-finished'] as const;
@@ -55,6 +56,8 @@ export interface SunsetAuditEntry {
   holdId?: string;
   /** `sunset-started`: the confirmation token of the plan executed. */
   token?: string;
+  /** `sunset-started`: earlier sunsets started and never finished (a crash may have changed data no entry records). */
+  unfinished?: UnfinishedSunset[];
   /** `sunset-finished`: SHA-256 of the receipt's canonical JSON without its `digest` and `closing` members. */
   receiptDigest?: string;
   /** `sunset-finished`: whether every rule the sunset applies is done. */

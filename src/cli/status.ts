@@ -7,6 +7,7 @@ import type { SweepQueue } from '../queue/sweep-queue.js';
 import { redactText } from '../redact.js';
 import { gatherStatus, scheduleText, type QueueAccess, type RuleStatus, type StatusFinding, type StatusReport } from '../report/status.js';
 import type { SweepRecord } from '../state/sweeps.js';
+import { countedLagText, floorToMinute } from './format-counted-lag.js';
 import { formatLag } from './format-lag.js';
 import { formatTable } from './format-table.js';
 import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
@@ -97,6 +98,7 @@ function nextCell(s: RuleStatus): string {
 
 function lagCell(s: RuleStatus): string {
   if (s.lag.kind === 'unknown') return 'unknown';
+  if (s.lag.kind === 'counted') return countedLagText(s.lag);
   return `${s.lag.ms === 0 ? '0' : formatLag(s.lag.ms)}${s.lag.late ? ' LATE' : ''}`;
 }
 
@@ -141,7 +143,14 @@ function ruleNotes(s: RuleStatus): string[] {
         (s.lag.lateAfter ? `; late after ${when(s.lag.lateAfter)}` : s.rule.schedule.kind === 'manual' ? ' (a manual rule: nothing runs it but a person)' : ''),
     );
   }
-  if (s.lag.kind === 'known' && s.lag.heldIncluded) notes.push(`${id}: its lag may count items a legal hold keeps (set RETENTION_AUDIT_KEY to leave them out)`);
+  if (s.lag.kind === 'counted' && s.lag.pending !== null && s.lag.pending > 0) {
+    notes.push(
+      `${id}: ${count(s.lag.pending, 'expired item')} present` +
+        (s.lag.thresholdMs !== null ? `, none past its end by more than ${formatLag(floorToMinute(s.lag.thresholdMs))}` : '') +
+        ` (a ${s.rule.kind} store can count them, not tell when the oldest reached its end)`,
+    );
+  }
+  if (s.lag.kind !== 'unknown' && s.lag.heldIncluded) notes.push(`${id}: its lag may count items a legal hold keeps (set RETENTION_AUDIT_KEY to leave them out)`);
   if (s.lag.kind === 'unknown' && !s.lag.error && s.holds.ruleHold) notes.push(`${id}: lag unknown: ${s.lag.reason}`);
   if (s.next.kind === 'scheduled' && s.next.registered && !s.next.current) {
     notes.push(`${id}: the job scheduler in the queue carries another definition of the rule: the workers run a config that defines it differently`);
@@ -214,7 +223,10 @@ function statusJson(report: StatusReport, exitCode: number) {
       lag:
         s.lag.kind === 'known'
           ? { ms: s.lag.ms, oldestExpiredEnd: iso(s.lag.oldestExpiredEnd), lateAfter: iso(s.lag.lateAfter), late: s.lag.late, heldIncluded: s.lag.heldIncluded }
-          : { ms: null, unknown: s.lag.reason },
+          : s.lag.kind === 'counted'
+            ? // Counted: `ms` is known only when nothing expired is present.
+              { ms: s.lag.pending === 0 ? 0 : null, late: (s.lag.late ?? 0) > 0, heldIncluded: s.lag.heldIncluded, pendingItems: s.lag.pending, lateItems: s.lag.late, thresholdMs: s.lag.thresholdMs }
+            : { ms: null, unknown: s.lag.reason },
       holds: {
         rule: s.holds.ruleHold ? { id: s.holds.ruleHold.id, reason: s.holds.ruleHold.reason, until: iso(s.holds.ruleHold.until) } : null,
         subjects: s.holds.subjectHolds,

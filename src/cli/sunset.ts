@@ -112,6 +112,10 @@ async function tableResolver(config: Config): Promise<(store: string, written: s
   };
 }
 
+/** Inventory columns the applied rules leave as they are (`EntryAtSunset.uncoveredColumns`), in words. */
+const inClear = (columns: readonly string[], tense: 'stay' | 'remain' = 'stay') =>
+  `column${columns.length === 1 ? '' : 's'} ${columns.join(', ')}${tense === 'remain' ? '' : columns.length === 1 ? ' stays' : ' stay'} in clear (no applied rule anonymizes ${columns.length === 1 ? 'it' : 'them'}, and none deletes every row)`;
+
 const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** What one rule would do, in words: the table's last column. */
@@ -121,7 +125,10 @@ function ruleNotes(rule: RuleAtSunset): string {
   if (rule.ruleHold && rule.heldWhy) notes.push(`${rule.heldWhy} (hold ${rule.ruleHold.id}, ${rule.ruleHold.reason}): skipped, all its items stay until the subject holds are released`);
   else if (rule.ruleHold) notes.push(`on legal hold ${rule.ruleHold.id} (${rule.ruleHold.reason}): skipped, all its items stay`);
   if (rule.inventory.length === 0) notes.push('not in the inventory');
-  if (rule.ruleAction !== rule.action) notes.push(`an ${rule.ruleAction} rule: deleted at sunset`);
+  if (rule.ruleAction !== rule.action) {
+    const kept = (rule.archiveKept ?? []).map((a) => `; its archive table ${a.table} is kept because "${a.keptBecause}" (${a.keptBy}): its rows are deleted, not archived`);
+    notes.push(`an ${rule.ruleAction} rule: deleted at sunset${kept.join('')}`);
+  }
   if (rule.alreadyDone) notes.push(`${rule.alreadyDone} already anonymized`);
   const cascaded = Object.entries(rule.cascaded).filter(([, n]) => n > 0);
   if (cascaded.length > 0) notes.push(`cascades into ${cascaded.map(([t, n]) => `${t} (${n})`).join(', ')}`);
@@ -145,7 +152,7 @@ export function formatPlan(config: Pick<Config, 'file'>, plan: SunsetPlan): stri
           : e.outside === 0
             ? 'every row is selected by a rule'
             : `${count(e.outside, 'row')} no rule's filters select stay as they are`;
-      out.push(`${head}: rule${e.rules.length === 1 ? '' : 's'} ${e.rules.join(', ')}; ${stays}`);
+      out.push(`${head}: rule${e.rules.length === 1 ? '' : 's'} ${e.rules.join(', ')}; ${stays}${e.uncoveredColumns.length > 0 ? `; remaining personal data: ${inClear(e.uncoveredColumns)}` : ''}`);
     }
   }
   out.push('', 'Rules, in the order they would run, each over all its items whatever their age (NULL anchors included), within its own filters:');
@@ -166,6 +173,7 @@ export function formatPlan(config: Pick<Config, 'file'>, plan: SunsetPlan): stri
   for (const [store, n] of Object.entries(plan.outbox)) {
     if (n > 0) out.push(`  ${count(n, 'object')} already queued in store ${store}'s outbox (rows deleted earlier own them): deleted by the execute`);
   }
+  if (plan.unfinished.length > 0) out.push('', ...unfinishedLines(plan.unfinished));
   out.push('', `Legal holds in force: ${plan.holds.length === 0 ? 'none' : plan.holds.length}`);
   for (const h of plan.holds) out.push(`  hold ${h.id} on ${h.on} (${h.reason}${h.until ? `, until ${h.until}` : ''}): what it keeps stays`);
   const total = plan.rules.reduce((n, r) => n + r.affected, 0);
@@ -208,15 +216,27 @@ export function formatReceipt(receipt: SunsetReceipt): string {
   for (const e of receipt.entries) {
     if (e.fate === 'kept') out.push(`kept: ${e.path} ${e.place} on store ${e.store}: ${e.keptBecause !== null ? `"${e.keptBecause}"` : `kept by ${(e.keptBy ?? []).join(', ')}`}`);
     else if (e.fate === 'gap') out.push(`gap: ${e.path} ${e.place} on store ${e.store}: no rule, nothing happened to it`);
-    else if (e.outside !== null && e.outside > 0) out.push(`remains: ${e.path} ${e.place}: ${count(e.outside, 'row')} no rule's filters select`);
+    else {
+      if (e.outside !== null && e.outside > 0) out.push(`remains: ${e.path} ${e.place}: ${count(e.outside, 'row')} no rule's filters select`);
+      if (e.uncoveredColumns.length > 0) out.push(`remains: ${e.path} ${e.place}: ${inClear(e.uncoveredColumns, 'remain')}`);
+    }
   }
   for (const h of receipt.holds) out.push(`held: hold ${h.id} on ${h.on} (${h.reason})`);
+  if (receipt.unfinished.length > 0) out.push(...unfinishedLines(receipt.unfinished));
   out.push(
     '',
     `In all: ${count(receipt.totals.changed, 'item')} deleted or anonymized, ${count(receipt.totals.held, 'item')} kept by legal holds.`,
     `Audit: sunset-started #${receipt.started.seq}, sunset-finished #${receipt.closing.seq} (chain head ${receipt.closing.hash}); receipt digest ${receipt.digest} (sha256 of this receipt's JSON without digest and closing). Check with retention audit verify.`,
   );
   return out.join('\n');
+}
+
+/** Earlier sunsets started and never finished, named by their `sunset-started` entry. */
+function unfinishedLines(earlier: SunsetPlan['unfinished']): string[] {
+  return [
+    `Earlier sunsets started and never finished (crashed, or running now): the audit log may not record all they changed:`,
+    ...earlier.map((u) => `  sunset ${u.sunsetId}: sunset-started #${u.startedSeq} at ${u.startedAt}, last entry #${u.lastSeq}, no sunset-finished`),
+  ];
 }
 
 function unfinished(receipt: SunsetReceipt): string {

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { countedLagText } from '../cli/format-counted-lag.js';
 import { formatLag } from '../cli/format-lag.js';
 import { redactText } from '../redact.js';
 import { scheduleText, type RuleStatus, type StatusFinding, type StatusReport } from '../report/status.js';
@@ -171,6 +172,12 @@ function nextRun(s: RuleStatus): Html {
 function lag(s: RuleStatus): Html {
   const lagged = s.lag;
   if (lagged.kind === 'unknown') return html`<span class="pill ${lagged.error ? 'warn' : 'muted'}">unknown</span> <span class="sub">${lagged.reason}</span>`;
+  if (lagged.kind === 'counted') {
+    const text = countedLagText(lagged);
+    const late = lagged.late !== null && lagged.late > 0;
+    const manualPending = !late && lagged.pending !== null && lagged.pending > 0 && s.rule.schedule.kind === 'manual';
+    return html`${late ? html`<span class="pill bad">${text}</span>` : manualPending ? html`<span class="pill warn">${text}</span> <span class="sub">expired items present, manual rule: run it</span>` : text}${late ? html`<span class="sub">${count(lagged.late!, 'item')} late</span>` : null}${lagged.heldIncluded ? html`<span class="sub">may count items on hold</span>` : null}`;
+  }
   const text = lagged.ms === 0 ? '0' : formatLag(lagged.ms);
   // A manual rule is never late by a schedule, but expired items present are not fine either.
   const manualPending = !lagged.late && lagged.ms > 0 && s.rule.schedule.kind === 'manual';

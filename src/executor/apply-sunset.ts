@@ -69,6 +69,8 @@ export interface SunsetReceipt {
   entries: EntryAtSunset[];
   kept: SunsetPlan['kept'];
   holds: SunsetHold[];
+  /** Earlier sunsets started and never finished, as the plan found them (also in this sunset's `sunset-started` entry). */
+  unfinished: SunsetPlan['unfinished'];
   totals: { changed: number; held: number };
   /** The `sunset-started` entry. */
   started: { seq: number; hash: string };
@@ -135,7 +137,8 @@ async function carryOut(runtime: Runtime, scope: SunsetScope, plan: SunsetPlan, 
   const base = { sunsetId, configHash: config.hash, actor: run.actor, trigger: 'sunset' as const };
   const startedAt = await databaseNow(runtime);
   const started = await withTransaction(state.db, (tx) =>
-    appendAudit(tx, state, { ...base, event: 'sunset-started', ruleId: null, rows: plan.rules.reduce((n, r) => n + r.affected, 0), token: plan.token } satisfies SunsetAuditEntry),
+    appendAudit(tx, state, { ...base, event: 'sunset-started', ruleId: null, rows: plan.rules.reduce((n, r) => n + r.affected, 0), token: plan.token,
+      ...(plan.unfinished.length > 0 ? { unfinished: plan.unfinished } : {}) } satisfies SunsetAuditEntry),
   );
 
   const lines: SunsetRuleReceipt[] = [];
@@ -203,6 +206,7 @@ async function carryOut(runtime: Runtime, scope: SunsetScope, plan: SunsetPlan, 
     entries: plan.entries,
     kept: plan.kept,
     holds: plan.holds,
+    unfinished: plan.unfinished,
     totals,
     started,
   };

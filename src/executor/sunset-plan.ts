@@ -1,3 +1,4 @@
+import { unfinishedSunsets, type UnfinishedSunset } from '../audit/unfinished-sunsets.js';
 import { UserError } from '../errors.js';
 import { holdsForRule, type HoldsForRule } from '../people/holds-in-force.js';
 import type { DataCategory } from '../policy/data-category.js';
@@ -7,9 +8,11 @@ import { activeHolds, type HoldRecord } from '../state/holds.js';
 import { isObjectOutbox } from '../stores/owned-objects.js';
 import { withTransaction } from '../stores/postgres/connect.js';
 import { everything, exceptHeld, UnsupportedSelection } from '../stores/selection.js';
+import { archiveIntoKept, type ArchiveKept } from '../sunset/archive-into-kept.js';
 import { tablesOverlap } from '../sunset/kept-overlap.js';
 import type { EntryFate, SunsetScope } from '../sunset/sunset-scope.js';
 import { sunsetToken } from '../sunset/sunset-digest.js';
+import { uncoveredColumns } from '../sunset/uncovered-columns.js';
 import { inErasureOrder } from './request-rules.js';
 import { SUBJECTLESS_HELD, subjectlessHold } from './subjectless-hold.js';
 
@@ -45,6 +48,11 @@ export interface RuleAtSunset {
   objects: Record<string, number>;
   /** Why its store cannot select every item (a module store): nothing of it can be done. Null when it can. */
   refused: string | null;
+  /**
+   * An `archive` rule whose archive table a `keptBecause` entry keeps: its rows are deleted
+   * at sunset, not archived into the kept table (which stays as it is). Said in the plan.
+   */
+  archiveKept?: ArchiveKept[];
 }
 
 /** What becomes of one inventory entry. */
@@ -65,6 +73,12 @@ export interface EntryAtSunset {
    * targets do not cover under the place stays too).
    */
   outside: number | null;
+  /**
+   * `applied` table entries with `columns`: those the applied rules leave in clear in rows
+   * they keep (an anonymize rule rewrites only its own columns; see `uncoveredColumns`).
+   * Remaining personal data, said in the plan and the receipt.
+   */
+  uncoveredColumns: string[];
 }
 
 export interface SunsetHold {
@@ -95,6 +109,13 @@ export interface SunsetPlan {
    * drains them all, and is complete only once none is left.
    */
   outbox: Record<string, number>;
+  /**
+   * Earlier sunsets the audit log shows started and never finished (crashed, or running
+   * now): one may have changed a store other than the state database and died before
+   * recording it, so the log does not describe everything that happened. Named in the
+   * plan, the next `sunset-started` entry and the receipt.
+   */
+  unfinished: UnfinishedSunset[];
   /** The digest `--execute --confirm` must be given. */
   token: string;
 }
@@ -132,6 +153,7 @@ export async function planSunset(runtime: Runtime, scope: SunsetScope): Promise<
     const acting = actingRule(rule);
     const context = runtime.contextFor(rule);
     const ruleHolds = perRule.get(rule.id)!;
+    const archiveKept = archiveIntoKept(rule, config.inventory, scope.places);
     const base = {
       id: rule.id,
       store: rule.store,
@@ -142,6 +164,7 @@ export async function planSunset(runtime: Runtime, scope: SunsetScope): Promise<
       inventory: scope.entries.filter((e) => e.rules.includes(rule)).map((e) => e.entry.path),
       ruleHold: ruleHolds.ruleHold ? { id: ruleHolds.ruleHold.id, reason: ruleHolds.ruleHold.reason } : null,
       ...(subjectless.has(rule.id) ? { heldWhy: SUBJECTLESS_HELD } : {}),
+      ...(archiveKept.length > 0 ? { archiveKept } : {}),
     };
     try {
       const all = everything();
@@ -182,10 +205,12 @@ export async function planSunset(runtime: Runtime, scope: SunsetScope): Promise<
     const keptRules = kept.filter((k) => scoped.rules.some((r) => r.id === k.id));
     const fate: EntryFate = scoped.fate === 'applied' && keptRules.length === scoped.rules.length ? 'kept' : scoped.fate;
     let outside: number | null = null;
+    let uncovered: string[] = [];
     if (fate === 'applied' && entry.place.kind === 'table') {
       const applied = scoped.rules.filter((r) => changing.has(r.id)).map(actingRule);
       if (applied.length > 0) outside = (await runtime.storeFor(applied[0]!).countOutside?.(applied)) ?? null;
       else outside = await everyRow(runtime, scoped.rules[0]!);
+      uncovered = uncoveredColumns(entry, applied);
     }
     const keptBy = fate === 'kept' && entry.keptBecause === null ? keptRules.flatMap((k) => k.keptBy) : [];
     entries.push({
@@ -198,11 +223,13 @@ export async function planSunset(runtime: Runtime, scope: SunsetScope): Promise<
       keptBecause: entry.keptBecause,
       ...(keptBy.length > 0 ? { keptBy: [...new Set(keptBy)] } : {}),
       outside,
+      uncoveredColumns: uncovered,
     });
   }
 
   const outbox = await pendingOutbox(runtime, ordered);
-  const plan: Omit<SunsetPlan, 'token'> = { now, configHash: config.hash, entries, rules, kept, holds, outbox };
+  const unfinished = await unfinishedSunsets(state);
+  const plan: Omit<SunsetPlan, 'token'> = { now, configHash: config.hash, entries, rules, kept, holds, outbox, unfinished };
   return { ...plan, token: sunsetToken(tokenFacts(plan)) };
 }
 
@@ -224,11 +251,13 @@ function tokenFacts(plan: Omit<SunsetPlan, 'token'>) {
       cascaded: r.cascaded,
       objects: r.objects,
       refused: r.refused !== null,
+      archiveKept: r.archiveKept?.map((a) => a.keptBy) ?? [],
     })),
-    entries: plan.entries.map((e) => ({ path: e.path, fate: e.fate, outside: e.outside })),
+    entries: plan.entries.map((e) => ({ path: e.path, fate: e.fate, outside: e.outside, uncoveredColumns: e.uncoveredColumns })),
     kept: plan.kept.map((k) => ({ id: k.id, why: k.why })),
     holds: plan.holds.map((h) => h.id),
     outbox: plan.outbox,
+    unfinished: plan.unfinished.map((u) => u.sunsetId),
   };
 }
 

@@ -1,3 +1,4 @@
+import { Duration } from 'luxon';
 import { auditKeyProblem } from '../audit/audit-key.js';
 import type { AuditEntry } from '../audit/audit-entry.js';
 import { incidentOf } from '../audit/never-store-incident.js';
@@ -15,6 +16,7 @@ import type { HoldRecord } from '../state/holds.js';
 import { latestSweeps } from '../state/latest-sweeps.js';
 import { listRequests } from '../state/requests.js';
 import type { SweepRecord } from '../state/sweeps.js';
+import { countedLag, type CountedLag } from './counted-lag.js';
 import { lateAfter } from './late-after.js';
 import { readRuleHolds } from './rule-holds.js';
 
@@ -31,8 +33,8 @@ export interface StatusFinding {
   /**
    * `ended-early`: the last sweep was superseded or cancelled and none is done since.
    * `manual-pending`: expired items are present and the rule is manual: someone must run it.
-   * `lag`: the lag could not be read (a store that did not answer) or cannot be (a kind
-   * with no `oldestPending`: Redis, files, S3, module stores), so nothing says the rule keeps up.
+   * `lag`: the lag could not be read (a store that did not answer or could not count), so
+   * nothing says the rule keeps up.
    */
   kind: 'blocked' | 'failed' | 'ended-early' | 'late' | 'manual-pending' | 'not-scheduled' | 'no-worker' | 'queue' | 'overdue-request' | 'audit' | 'lag';
   message: string;
@@ -68,7 +70,9 @@ export type LagStatus =
       /** True when items of held subjects could not be left out (no audit key to open the held ids): the figure may count them. */
       heldIncluded: boolean;
     }
-  /** The store cannot tell (its kind has no `oldestPending`), or did not answer (`error`). Never reported as 0. */
+  /** A store with no `oldestPending` (Redis, files, S3, module stores): judged by counting (`countedLag`). */
+  | CountedLag
+  /** The store did not answer or could not count (`error`), or could not tell otherwise. Never reported as 0. */
   | { kind: 'unknown'; reason: string; error: boolean };
 
 export interface RuleStatus {
@@ -220,7 +224,13 @@ async function nextRunOf(queue: SweepQueue, rule: Rule): Promise<NextRunStatus> 
  */
 async function lagOf(runtime: Runtime, rule: Rule, now: Date, held: readonly string[] | null, onHold: boolean): Promise<LagStatus> {
   const store = runtime.storeFor(rule);
-  if (!store.oldestPending) return { kind: 'unknown', reason: `a ${rule.kind} store cannot tell its oldest expired item`, error: false };
+  if (!store.oldestPending) {
+    try {
+      return await countedLag(runtime, rule, now, held, onHold);
+    } catch (error) {
+      return { kind: 'unknown', reason: `store ${rule.store} could not count its expired items: ${redactText((error as Error).message)}`, error: true };
+    }
+  }
   let lag;
   try {
     lag = await sweepLag(runtime, rule, now, planSweep(rule, now).ranges, held ?? []);
@@ -262,8 +272,21 @@ function ruleFindings(status: RuleStatus, queue: QueueHealth | { error: string }
     if (lag.heldIncluded) found.push({ severity: 'unknown', rule: rule.id, kind: 'lag', message: `${message} (it may be an item a legal hold keeps: set RETENTION_AUDIT_KEY to tell)` });
     else problem('late', message);
   }
+  if (lag.kind === 'counted' && lag.late !== null && lag.late > 0) {
+    const message = `rule ${rule.id} is late: ${count(lag.late, 'item')} past ${lag.late === 1 ? 'its' : 'their'} end by more than ${isoDuration(lag.thresholdMs!)}, which its schedule should have swept by now`;
+    if (lag.heldIncluded) found.push({ severity: 'unknown', rule: rule.id, kind: 'lag', message: `${message} (they may be items a legal hold keeps: set RETENTION_AUDIT_KEY to tell)` });
+    else problem('late', message);
+  }
   // A manual rule has no schedule to be late by, but an expired item still present is a
   // promise not yet kept: never "all promises kept" while one is there. A hold keeps it on purpose.
+  if (lag.kind === 'counted' && lag.pending !== null && lag.pending > 0 && rule.schedule.kind === 'manual' && status.holds.ruleHold === null) {
+    found.push({
+      severity: 'unknown',
+      rule: rule.id,
+      kind: 'manual-pending',
+      message: `rule ${rule.id}: expired items present (${lag.pending}), manual rule: run it (retention run --rule ${rule.id})`,
+    });
+  }
   if (lag.kind === 'known' && lag.ms > 0 && rule.schedule.kind === 'manual' && status.holds.ruleHold === null) {
     found.push({
       severity: 'unknown',
@@ -287,6 +310,11 @@ function ruleFindings(status: RuleStatus, queue: QueueHealth | { error: string }
   }
   return found;
 }
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** A threshold as the config writes durations, `PT1H15M`, floored to the second: "more than" it stays true. */
+const isoDuration = (ms: number) => Duration.fromMillis(Math.floor(ms / 1_000) * 1_000).shiftTo('days', 'hours', 'minutes', 'seconds').toISO();
 
 /** `PT1H`, a cron pattern, or `manual`, as the config wrote it. */
 export function scheduleText(rule: Rule): string {

@@ -3,6 +3,7 @@ import { verifyAudit } from '../../src/audit/verify-audit.js';
 import { executeSunset, type SunsetOutcome, type SunsetReceipt } from '../../src/executor/apply-sunset.js';
 import { addHold } from '../../src/executor/place-hold.js';
 import { planSunset } from '../../src/executor/sunset-plan.js';
+import { formatPlan, formatReceipt } from '../../src/cli/sunset.js';
 import type { Config } from '../../src/policy/config.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Store } from '../../src/stores/store.js';
@@ -143,6 +144,44 @@ describe('sunset order and resumption', () => {
     expect(receipt.complete).toBe(true);
     expect(await rows('users')).toBe(USERS);
     expect(await rows('orders')).toBe(0);
+  });
+
+  it('names an earlier sunset that crashed before its closing entry in the next plan, sunset-started entry and receipt', async () => {
+    const first = await planSunset(runtime, scope());
+    expect(first.unfinished).toEqual([]);
+    // The process dies once the rules' batches committed, before the outbox drain and the
+    // sunset-finished entry: what a crash after a change and before its record leaves.
+    let applied = false;
+    const base = observed(() => (applied = true));
+    const crashing: Runtime = {
+      ...base,
+      stores: () => {
+        if (applied) throw new Error('simulated crash');
+        return runtime.stores();
+      },
+    };
+    await expect(executeSunset(crashing, scope(), { token: first.token, actor: 'test' })).rejects.toThrow('simulated crash');
+    const started = await env.sql<{ seq: string; at: Date; entry: { sunsetId: string } }>(
+      `SELECT seq, at, entry FROM ${env.stateSchema}.audit_log WHERE entry->>'event' = 'sunset-started' ORDER BY seq`,
+    );
+    expect(started).toHaveLength(1);
+    const crashed = { sunsetId: started[0]!.entry.sunsetId, startedSeq: Number(started[0]!.seq), startedAt: started[0]!.at.toISOString() };
+    expect(await env.sql(`SELECT 1 FROM ${env.stateSchema}.audit_log WHERE entry->>'event' = 'sunset-finished'`)).toHaveLength(0);
+    const last = Number((await env.sql<{ n: string }>(`SELECT max(seq) AS n FROM ${env.stateSchema}.audit_log`))[0]!.n);
+
+    await env.sql(`INSERT INTO ${env.schema}.users (uid, email) VALUES ('late', 'late@x.test')`);
+    const second = await planSunset(runtime, scope());
+    expect(second.unfinished).toEqual([{ ...crashed, lastSeq: last }]);
+    expect(formatPlan(config, second)).toContain(`sunset ${crashed.sunsetId}: sunset-started #${crashed.startedSeq} at ${crashed.startedAt}, last entry #${last}, no sunset-finished`);
+    const receipt = executed(await executeSunset(runtime, scope(), { token: second.token, actor: 'test' }));
+    expect(receipt.complete).toBe(true);
+    expect(receipt.unfinished).toEqual([{ ...crashed, lastSeq: last }]);
+    expect(formatReceipt(receipt)).toContain(`Earlier sunsets started and never finished`);
+    const entry = await env.sql<{ entry: { unfinished?: unknown } }>(`SELECT entry FROM ${env.stateSchema}.audit_log WHERE seq = $1`, [receipt.started.seq]);
+    expect(entry[0]!.entry.unfinished).toEqual([{ ...crashed, lastSeq: last }]);
+    // The sunset that finished is not named; the crashed one still is.
+    expect((await planSunset(runtime, scope())).unfinished.map((u) => u.sunsetId)).toEqual([crashed.sunsetId]);
+    expect((await verifyAudit(runtime.state)).ok).toBe(true);
   });
 
   it('lets one sunset run at a time', async () => {
