@@ -54,8 +54,9 @@ CREATE TABLE ${s}.percent_login_logs (
   logged_in_at  timestamptz NOT NULL
 );
 
--- PERCENT Technology: accounts. Closed ones are anonymized three years after closing,
--- open ones deleted after five years without activity.
+-- PERCENT Technology: accounts. The last IP address goes six months after the last
+-- activity; closed ones are anonymized three years after closing, open ones deleted after
+-- five years without activity.
 CREATE TABLE ${s}.percent_accounts (
   id              bigserial PRIMARY KEY,
   name            text,
@@ -63,18 +64,26 @@ CREATE TABLE ${s}.percent_accounts (
   phone           text,
   last_ip         inet,
   created_at      timestamptz NOT NULL,
-  last_active_at  timestamptz,       -- NULL: never signed in
+  -- Set at sign-up and moved on every use (as in config/policies/percent.sql), so an
+  -- account never used ages from its creation.
+  last_active_at  timestamptz NOT NULL,
   closed_at       timestamptz        -- NULL: open
 );
 
--- Wentong Cloud: uploaded business documents for intelligent document processing.
+-- Wentong Cloud: uploaded business documents for intelligent document processing. Kept
+-- while the uploading account is open, deleted a year after it is closed; a document never
+-- processed is deleted a year after upload.
 CREATE TABLE ${s}.wentong_documents (
-  id            bigserial PRIMARY KEY,
-  tenant_id     text NOT NULL,
-  file_name     text NOT NULL,
-  storage_key   text NOT NULL,
-  uploaded_at   timestamptz NOT NULL,
-  processed_at  timestamptz          -- NULL: not processed (failed or still queued)
+  id                 bigserial PRIMARY KEY,
+  tenant_id          text NOT NULL,
+  file_name          text NOT NULL,
+  storage_key        text NOT NULL,
+  uploaded_at        timestamptz NOT NULL,
+  processed_at       timestamptz,    -- NULL: not processed (failed or still queued)
+  -- When the uploading account was closed; NULL while it is open. config/policies/wentong.sql
+  -- copies it from the account by triggers; the demo, which has no accounts table for
+  -- Wentong, writes it with the document.
+  account_closed_at  timestamptz
 );
 
 -- Udesk: marketing contacts; some asked to be deleted.
@@ -109,21 +118,29 @@ export function fillTablesSql(schema: string): string[] {
     `INSERT INTO ${s}.percent_login_logs (account_id, ip, user_agent, logged_in_at)
      SELECT 1 + g % ${DEMO_ROWS.percent_accounts}, '198.51.100.0'::inet + (g % 256), 'Mozilla/5.0 (demo ' || (g % 17) || ')', ${ago('random()')}
        FROM generate_series(1, ${DEMO_ROWS.percent_login_logs}) g`,
-    // 3 in 10 accounts are closed; 1 in 25 never signed in; 1 in 7 gave no phone; 1 in 50
-    // last used IPv6. Closing and activity times lie between creation and now.
+    // 3 in 10 accounts are closed; 1 in 25 was never used after sign-up (last activity: its
+    // creation); 1 in 7 gave no phone; 1 in 50 last used IPv6. Closing and activity times lie
+    // between creation and now, closing after the last activity.
     `INSERT INTO ${s}.percent_accounts (name, email, phone, last_ip, created_at, last_active_at, closed_at)
      SELECT 'Demo User ' || g, 'user' || g || '@example.com',
             CASE WHEN g % 7 = 0 THEN NULL ELSE '+86 138' || lpad(g::text, 8, '0') END,
             CASE WHEN g % 50 = 0 THEN '2001:db8::'::inet + g ELSE '203.0.113.0'::inet + (g % 256) END,
             c, a,
-            CASE WHEN g % 10 < 3 THEN date_trunc('second', coalesce(a, c) + (now() - coalesce(a, c)) * random()) END
-       FROM (SELECT g, c, CASE WHEN g % 25 = 0 THEN NULL ELSE date_trunc('second', c + (now() - c) * random()) END AS a
+            CASE WHEN g % 10 < 3 THEN date_trunc('second', a + (now() - a) * random()) END
+       FROM (SELECT g, c, CASE WHEN g % 25 = 0 THEN c ELSE date_trunc('second', c + (now() - c) * random()) END AS a
                FROM (SELECT g, ${ago('random()')} AS c FROM generate_series(1, ${DEMO_ROWS.percent_accounts}) g) y) x`,
-    // 1 in 20 documents was never processed: no anchor.
-    `INSERT INTO ${s}.wentong_documents (tenant_id, file_name, storage_key, uploaded_at, processed_at)
-     SELECT 'tenant-' || (g % 40), 'invoice-' || g || '.pdf', 'idp/' || md5(g::text), u,
-            CASE WHEN g % 20 = 0 THEN NULL ELSE least(date_trunc('second', now()), u + interval '1 second' * floor(random() * 7200)) END
-       FROM (SELECT g, ${ago('random()')} AS u FROM generate_series(1, ${DEMO_ROWS.wentong_documents}) g) x`,
+    // 1 in 20 documents was never processed. The accounts of tenants 0 to 15 (2 in 5) are
+    // closed, tenant k's 3k months ago; their documents were uploaded before that.
+    `INSERT INTO ${s}.wentong_documents (tenant_id, file_name, storage_key, uploaded_at, processed_at, account_closed_at)
+     SELECT 'tenant-' || t, 'invoice-' || g || '.pdf', 'idp/' || md5(g::text), u,
+            CASE WHEN g % 20 = 0 THEN NULL ELSE least(date_trunc('second', coalesce(closed, now())), u + interval '1 second' * floor(random() * 7200)) END,
+            closed
+       FROM (SELECT g, t, closed,
+                    CASE WHEN closed IS NULL THEN ${ago('random()')}
+                         ELSE date_trunc('second', closed - (closed - (now() - interval '${HISTORY}')) * random()) END AS u
+               FROM (SELECT g, g % 40 AS t,
+                            CASE WHEN g % 40 < 16 THEN date_trunc('second', now() - interval '3 months' * (g % 40)) END AS closed
+                       FROM generate_series(1, ${DEMO_ROWS.wentong_documents}) g) y) x`,
     // 1 in 10 contacts asked to be deleted, at some time after being added.
     `INSERT INTO ${s}.udesk_contacts (name, email, company, created_at, deletion_requested_at)
      SELECT 'Contact ' || g, 'contact' || g || '@example.org', 'Company ' || (g % 300), c,

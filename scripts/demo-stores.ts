@@ -152,8 +152,8 @@ async function scanAll(redis: Redis, prefix: string): Promise<string[]> {
 
 // --- Wentong Cloud uploaded documents: an S3 bucket -----------------------------------------
 
-/** Documents uploaded under `uploads/`, spread over three years. */
-export const UPLOADED_DOCUMENTS = 800;
+/** Uploads left under `incoming/` (never registered as a document), spread over three years. */
+export const UNREGISTERED_UPLOADS = 800;
 const UPLOAD_HISTORY_MS = 3 * 365 * DAY_MS;
 /** Monthly exports under `exports/`: old, outside the rule's prefix, never touched. */
 const EXPORTS = 24;
@@ -161,13 +161,16 @@ const EXPORTS = 24;
 const UPLOADS_IN_FLIGHT = 16;
 
 /**
- * Wentong Cloud's uploaded business documents: `uploads/<tenant>/<yyyy-mm>/<id>.pdf` in a
- * bucket on the demo's loopback S3 server, aged by LastModified (set through the server's
- * file times, as if uploaded then). `exports/` beside them is outside the rule's prefix.
+ * Wentong Cloud's uploads the application never registered as a document (no row names
+ * them): `incoming/<kind>-<upload id>.pdf` in a bucket on the demo's loopback S3 server, aged
+ * by LastModified (set through the server's file times, as if uploaded then). A registered
+ * document's object would belong to its row (config/policies/wentong.yaml: `uploads/`,
+ * deleted only with its row), so no rule sweeps anything but `incoming/` by age. `exports/`
+ * beside them is outside the rule's prefix.
  * The server is new for every run (its data in a temporary directory), so building starts
  * from an empty bucket.
  */
-export function uploadedDocuments(ruleId: string, s3: S3Client, server: LoopbackS3, bucket: string, prefix: string): DemoObjects {
+export function unregisteredUploads(ruleId: string, s3: S3Client, server: LoopbackS3, bucket: string, prefix: string): DemoObjects {
   return {
     ruleId,
     counted: `objects in s3://${bucket}/${prefix}`,
@@ -177,11 +180,10 @@ export function uploadedDocuments(ruleId: string, s3: S3Client, server: Loopback
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
       const random = seededRandom(11);
       const objects: { key: string; ms: number; body: string }[] = [];
-      for (let i = 1; i <= UPLOADED_DOCUMENTS; i++) {
+      for (let i = 1; i <= UNREGISTERED_UPLOADS; i++) {
         const ms = secondsAgo(nowMs, random() * UPLOAD_HISTORY_MS);
-        const tenant = `tenant-${1 + Math.floor(random() * 40)}`;
         const kind = ['invoice', 'order', 'customs-declaration', 'bill-of-lading'][Math.floor(random() * 4)]!;
-        objects.push({ key: `${prefix}${tenant}/${iso(ms).slice(0, 7)}/${kind}-${hex(random, 12)}.pdf`, ms, body: `%PDF-1.4\n% demo ${kind} ${i}, no real data\n` });
+        objects.push({ key: `${prefix}${kind}-${hex(random, 16)}.pdf`, ms, body: `%PDF-1.4\n% demo ${kind} ${i}, no real data\n` });
       }
       for (let month = 1; month <= EXPORTS; month++) {
         const ms = secondsAgo(nowMs, month * 31 * DAY_MS);

@@ -13,7 +13,7 @@
  *    synthetic rows spread over six years (NULL anchors and rows outside a rule's `where`
  *    included), with INSERT ... SELECT generate_series; LetsAI's ID photo files, owned by
  *    their rows (the rule's `cascade:`); PERCENT's login sessions as Redis sorted sets;
- *    Wentong Cloud's uploaded documents in an S3 bucket, each of a known age; Udesk's
+ *    Wentong Cloud's unregistered uploads in an S3 bucket, each of a known age; Udesk's
  *    conversations in a MariaDB/MySQL database of its own.
  * 4. Drives the real CLI, built (`node dist/src/cli/bin.js ... --json`, the command `npm ci`
  *    installs; built first when dist/ is missing or older than the sources, see
@@ -48,7 +48,7 @@ import { clearDemoQueueKeys } from './demo-queue-keys.js';
 import { buildDemoSchema, DEMO_ROWS, DEMO_SCHEMA, HISTORY } from './demo-schema.js';
 import { connectMysql, databaseOf, mysqlDatabaseProblem, udeskConversations } from './demo-mysql.js';
 import { idPhotoFiles, photoRootProblem, type DemoPhotos, type PhotoSurvey } from './demo-photos.js';
-import { loginSessions, uploadedDocuments, type DemoObjects, type ObjectSurvey } from './demo-stores.js';
+import { loginSessions, unregisteredUploads, type DemoObjects, type ObjectSurvey } from './demo-stores.js';
 import { LOOPBACK_S3_CREDENTIALS, startS3Server, type LoopbackS3 } from './loopback-s3.js';
 import mysql from 'mysql2/promise';
 import { peopleDemo } from './demo-people.js';
@@ -78,7 +78,7 @@ const CONFIRM_ATTEMPTS = 3;
 const sessionsPrefix = (config: Config) => `${config.queuePrefix}.sessions`;
 /** The rules over the demo's other stores, by id, and what each sweeps. */
 const SESSIONS_RULE = 'percent-login-sessions';
-const DOCUMENTS_RULE = 'wentong-uploaded-documents';
+const DOCUMENTS_RULE = 'wentong-unregistered-uploads';
 /** The rule whose rows own files (its `cascade:`), and the store they are in. */
 const PHOTOS_RULE = 'letsai-id-photos';
 /** The rule on the MariaDB/MySQL table. */
@@ -129,7 +129,9 @@ async function main(): Promise<void> {
   say(`The retention commands below run node ${shownPath(CLI)}.`);
 
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  if (!childEnv.RETENTION_HMAC_KEY) {
+  // Only a rule that hashes needs the key (the demo's anonymize rules set NULL and truncate).
+  const usesHmac = loadConfig(CONFIG_FILE, childEnv, STORE_KINDS).rules.some((r) => r.anonymize.some((a) => a.strategy === 'hmac'));
+  if (usesHmac && !childEnv.RETENTION_HMAC_KEY) {
     childEnv.RETENTION_HMAC_KEY = DEMO_HMAC_KEY;
     say(`RETENTION_HMAC_KEY is not set: using a DEMO-ONLY key (${Buffer.byteLength(DEMO_HMAC_KEY)} bytes) for the hmac anonymization.`);
     say('Never use it for real data; set your own secret of at least 32 bytes.');
@@ -199,7 +201,7 @@ async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> 
     // Every store besides the PostgreSQL tables, by the rule that sweeps it.
     const objects = new Map<string, DemoObjects>([
       [SESSIONS_RULE, loginSessions(SESSIONS_RULE, redis, sessionsPrefix(config))],
-      [DOCUMENTS_RULE, uploadedDocuments(DOCUMENTS_RULE, s3Client, s3, String(documents.bucket), String(objectRule(config, DOCUMENTS_RULE).target.prefix))],
+      [DOCUMENTS_RULE, unregisteredUploads(DOCUMENTS_RULE, s3Client, s3, String(documents.bucket), String(objectRule(config, DOCUMENTS_RULE).target.prefix))],
       [CONVERSATIONS_RULE, udeskConversations(CONVERSATIONS_RULE, mysqlConnection, databaseOf(mysqlUrl)!)],
     ]);
     const photos = idPhotoFiles(db, DEMO_SCHEMA, photosRoot);
@@ -216,21 +218,19 @@ async function demo(childEnv: NodeJS.ProcessEnv, s3: LoopbackS3): Promise<void> 
     const plan = json<PlanJson>(await cli(['plan', '--json'], childEnv), 'plan');
     await showPlan(config, db, plan, objects);
 
-    const before = await measure(config, db, plan.now);
     const objectsBefore = await measureObjects(config, db, objects, plan.now);
     const photosBefore = await photos.survey();
 
     heading('retention run --all');
-    const affected = await runAll(config, childEnv);
+    const { affected, windows } = await runAll(config, db, plan.now, childEnv);
 
     heading('before / after, counted by the demo');
-    const after = await measure(config, db, plan.now);
     const objectsAfter = await measureObjects(config, db, objects, plan.now);
     const photosAfter = await photos.survey();
     const audit = json<AuditRecord[]>(await cli(['audit', 'list', '--json', '--limit', '100000'], childEnv), 'audit list').filter(
       (r): r is AuditRecord<SweepAuditEntry> => isSweepEntry(r.entry),
     );
-    await compare(config, db, before, after, affected, audit);
+    await compare(config, db, windows, affected, audit);
     await compareObjects(config, db, objects, objectsBefore, objectsAfter, affected, audit);
     comparePhotos(config, photos, photosBefore, photosAfter, audit, plan.rules.find((r) => r.id === PHOTOS_RULE)?.objects?.[photoStoreName(config)] ?? 0);
     await showAnonymized(config, db);
@@ -443,26 +443,59 @@ async function showPlan(config: Config, db: pg.Client, plan: PlanJson, objects: 
   }
 }
 
+/** The SQL counts just before and just after the run that swept a rule. */
+interface Window {
+  before: Map<string, Measure>;
+  after: Map<string, Measure>;
+}
+
 /**
  * `run --all`, then, for each rule stopped by its limits, `run --rule ID --confirm TOKEN`
- * with the token the run printed. Returns rows affected per rule over all runs.
+ * with the token the run printed. Returns rows affected per rule over all runs, and for
+ * each rule the SQL counts around the run that swept it (its window).
+ *
+ * Several rules share a table (an account's last IP goes after six months of inactivity,
+ * the whole closed account after three years; an open account is deleted after five): a
+ * count in a rule's scope changes with whatever any rule swept in the same run did to those
+ * rows. So before each run the demo finds, by its own SQL, every pair of rules on one table
+ * where one could change rows in the other's scope; if both are then swept in that run (not
+ * stopped by their limits), the counts cannot tell them apart and the demo says so instead
+ * of checking a number it cannot attribute.
  */
-async function runAll(config: Config, env: NodeJS.ProcessEnv): Promise<Map<string, number>> {
+async function runAll(config: Config, db: pg.Client, at: string, env: NodeJS.ProcessEnv): Promise<{ affected: Map<string, number>; windows: Map<string, Window> }> {
   const affected = new Map(config.rules.map((r) => [r.id, 0]));
-  const first = await cli(['run', '--all', '--json', '--actor', 'demo'], env, [0, EXIT_BLOCKED]);
-  const result = json<RunJson>(first, 'run --all');
+  const windows = new Map<string, Window>();
+  const sweep = async (args: string[], ruleIds: string[], what: string) => {
+    const overlaps = await overlapping(config, db, ruleIds);
+    const before = await measure(config, db, at);
+    const result = await cli(args, env, [0, EXIT_BLOCKED]);
+    const run = json<RunJson>(result, what);
+    const after = await measure(config, db, at);
+    const swept = new Set(run.rules.filter((r) => !r.blocked).map((r) => r.id));
+    for (const id of swept) windows.set(id, { before, after });
+    const clash = overlaps.filter((o) => swept.has(o.changer) && swept.has(o.measured));
+    if (clash.length > 0) {
+      throw new DemoFailure(
+        `${what} swept rules that change rows in each other's scope, so the demo cannot attribute its counts: ` +
+          clash.map((o) => `${o.changer} could change ${o.rows} rows in the scope of ${o.measured}`).join('; '),
+      );
+    }
+    return { result, run };
+  };
+  const first = await sweep(['run', '--all', '--json', '--actor', 'demo'], config.rules.map((r) => r.id), 'run --all');
+  const result = first.run;
   expectRuleIds(config, result.rules.map((r) => r.id), 'run --all --json');
   for (const r of result.rules) affected.set(r.id, r.affected);
   say(formatTable(['rule', 'action', 'affected'], result.rules.map((r) => [r.id, r.action, r.blocked ? 'blocked' : r.affected])));
   const blocked = result.rules.filter((r) => r.blocked);
-  if (blocked.length === 0) return affected;
-  if (first.code !== EXIT_BLOCKED) throw new DemoFailure(`run --all reported blocked sweeps but exited ${first.code}, not ${EXIT_BLOCKED}`);
-  say(`\nexit code ${first.code}: ${blocked.length} sweep(s) stopped by their limits before touching anything.`);
+  if (blocked.length === 0) return { affected, windows };
+  if (first.result.code !== EXIT_BLOCKED) throw new DemoFailure(`run --all reported blocked sweeps but exited ${first.result.code}, not ${EXIT_BLOCKED}`);
+  say(`\nexit code ${first.result.code}: ${blocked.length} sweep(s) stopped by their limits before touching anything.`);
   say('Having reviewed the plan above, the demo confirms each with the token run printed:');
   for (const b of blocked) {
     let token = b.blocked!.confirmToken;
     for (let attempt = 1; ; attempt++) {
-      const run = json<RunJson>(await cli(['run', '--rule', b.id, '--confirm', token, '--json', '--actor', 'demo'], env, [0, EXIT_BLOCKED]), `run --rule ${b.id}`);
+      const { run } = await sweep(['run', '--rule', b.id, '--confirm', token, '--json', '--actor', 'demo'], [b.id], `run --rule ${b.id}`);
       const r = run.rules.find((x) => x.id === b.id);
       if (!r) throw new DemoFailure(`run --rule ${b.id} --json did not report rule ${b.id}`);
       if (!r.blocked) {
@@ -475,7 +508,36 @@ async function runAll(config: Config, env: NodeJS.ProcessEnv): Promise<Map<strin
       token = r.blocked.confirmToken;
     }
   }
-  return affected;
+  return { affected, windows };
+}
+
+/**
+ * Pairs of the given PostgreSQL rules on one table where the first could change (delete, or
+ * anonymize) rows of the second's scope within SAFETY_MARGIN of now: due for the first and
+ * in the second's scope. An anonymize rule cannot change a delete rule's counts unless it
+ * rewrites a column that rule filters or ages on.
+ */
+async function overlapping(config: Config, db: pg.Client, ruleIds: string[]): Promise<{ changer: string; measured: string; rows: number }[]> {
+  const rules = sqlRules(config).filter((r) => ruleIds.includes(r.id));
+  const out = [];
+  for (const x of rules) {
+    for (const y of rules) {
+      if (x === y || tableName(x) !== tableName(y)) continue;
+      const rewritten = new Set(x.anonymize.map((a) => a.column));
+      if (x.action === 'anonymize' && y.action === 'delete' && ![y.target.anchor, ...y.target.where.map((f) => f.column)].some((c) => rewritten.has(c))) continue;
+      const p: unknown[] = [];
+      const pending = x.action === 'anonymize' ? ` AND NOT (${anonymizedSql(x)})` : '';
+      const { rows } = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${tableSql(x)}
+          WHERE ${scopeSql(x, p)} AND ${ident(x.target.anchor)} + ${lit(p, x.retain)}::interval <= now() + interval '${SAFETY_MARGIN}'${pending}
+            AND coalesce(${scopeSql(y, p)}, false)`,
+        p,
+      );
+      const count = Number(rows[0]!.n);
+      if (count > 0) out.push({ changer: x.id, measured: y.id, rows: count });
+    }
+  }
+  return out;
 }
 
 /** Per rule, counted by SQL: rows in scope, rows anonymized, and rows safely inside their period. */
@@ -521,16 +583,18 @@ async function measure(config: Config, db: pg.Client, at: string): Promise<Map<s
 async function compare(
   config: Config,
   db: pg.Client,
-  before: Map<string, Measure>,
-  after: Map<string, Measure>,
+  windows: Map<string, Window>,
   affected: Map<string, number>,
   audit: AuditRecord<SweepAuditEntry>[],
 ): Promise<void> {
   const rows = [];
   const problems: string[] = [];
   for (const rule of sqlRules(config)) {
-    const b = before.get(rule.id)!;
-    const a = after.get(rule.id)!;
+    const window = windows.get(rule.id);
+    if (!window) throw new DemoFailure(`rule ${rule.id} was never swept`);
+    // Around the run that swept the rule: no other rule changed rows in its scope then (runAll).
+    const b = window.before.get(rule.id)!;
+    const a = window.after.get(rule.id)!;
     const reported = affected.get(rule.id) ?? 0;
     const what = rule.action === 'delete' ? `rows in ${tableName(rule)}${rule.target.where.length ? ' (where)' : ''}` : 'rows anonymized';
     const [from, to] = rule.action === 'delete' ? [b.inScope, a.inScope] : [b.anonymized, a.anonymized];
@@ -547,6 +611,8 @@ async function compare(
     rows.push([rule.id, what, from, to, rule.action === 'delete' ? -change : change, reported, `${b.young} -> ${a.young}`, `${b.nullAnchor} -> ${a.nullAnchor}`, left, ok ? 'ok' : 'MISMATCH']);
   }
   say(formatTable(['rule', 'counted', 'before', 'after', 'change', 'run said', 'young', 'NULL anchor', 'due left', 'check'], rows));
+  say('"before", "after": counted just before and just after the run that swept the rule (run --all, or its confirmed run);');
+  say('no other rule swept in that run could change rows in its scope, which the demo checked before each run.');
   say(`"young": rows whose period ends more than ${SAFETY_MARGIN} after the plan's now; "NULL anchor": rows that are never due.`);
   say('Both must be untouched. "due left": rows due at the sweep\'s own now that are still there (must be 0).');
 

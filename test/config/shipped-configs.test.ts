@@ -285,7 +285,9 @@ describe('the shipped configs', () => {
     const target = (id: string) => rules.find((r) => r.id === id)!.target as Record<string, unknown>;
     expect(target('letsai-id-photos').cascade).toMatchObject([{ store: 'photos', path: '{file_path}' }]);
     expect(target('percent-login-sessions')).toMatchObject({ keys: 'alice-demo.sessions:percent:logins:*', shape: 'zset', anchorUnit: 'ms' });
-    expect(target('wentong-uploaded-documents')).toMatchObject({ prefix: 'uploads/', anchor: 'last-modified' });
+    expect(target('wentong-unregistered-uploads')).toMatchObject({ prefix: 'incoming/', anchor: 'last-modified' });
+    // No rule deletes objects under uploads/ by age: a registered document's object belongs to its row.
+    expect(rules.filter((r) => r.kind === 's3').map((r) => r.target.prefix)).not.toContain('uploads/');
   });
 });
 
