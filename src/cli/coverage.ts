@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { describeOrigin, type Config } from '../policy/config.js';
 import { findCoverage, hasGaps, INSPECTED_KINDS, namedTables, type CoverageReport } from '../coverage/find-coverage.js';
-import type { StoreFacts } from '../coverage/store-facts.js';
+import { mysqlStoreFacts, postgresStoreFacts, type StoreFacts } from '../coverage/store-facts.js';
+import type { TableName } from '../stores/sql/sql-target.js';
 import { CONFIG_OPTION, readConfig, type ConfigOption } from './load-runtime.js';
 
 interface CoverageOptions extends ConfigOption {
@@ -15,7 +16,7 @@ export function defineCoverage(coverage: Command): void {
   coverage
     .option(...CONFIG_OPTION)
     .option('--json', 'print the report as JSON')
-    .option('--schema <name...>', 'scan only these schemas for personal-data columns (default: every schema but PostgreSQL\'s and the state schema)')
+    .option('--schema <name...>', 'scan only these schemas for personal-data columns (PostgreSQL stores; default: every schema but PostgreSQL\'s and the state schema; a MySQL store is scanned in its URL\'s database)')
     .action(async (options: CoverageOptions) => {
       const config = readConfig(options);
       const facts = await readFacts(config, options.schema ?? null);
@@ -31,24 +32,39 @@ function gapCount(report: CoverageReport): string {
   return `${n} gap${n === 1 ? '' : 's'}`;
 }
 
-/** Reads the catalog of every PostgreSQL store, one at a time, closing each pool. */
+/** Reads the catalog of every PostgreSQL and MariaDB/MySQL store, one at a time, closing each pool. */
 async function readFacts(config: Config, schemas: string[] | null): Promise<Map<string, StoreFacts>> {
-  const [{ createDatabase, ping }, { readCatalogFacts }] = await Promise.all([
-    import('../stores/postgres/connect.js'),
-    import('../stores/postgres/catalog-columns.js'),
-  ]);
   const facts = new Map<string, StoreFacts>();
   for (const [name, store] of Object.entries(config.stores)) {
     if (!INSPECTED_KINDS.includes(store.kind)) continue;
-    const db = createDatabase(String(store.url), { origin: describeOrigin(config, `stores.${name}.url`), max: 1, applicationName: 'retention coverage' });
-    try {
-      await ping(db);
-      facts.set(name, await readCatalogFacts(db.pool, { stateSchema: config.stateSchema, schemas, named: namedTables(config, name) }));
-    } finally {
-      await db.pool.end();
-    }
+    const origin = describeOrigin(config, `stores.${name}.url`);
+    const named = namedTables(config, name);
+    facts.set(name, store.kind === 'mysql' ? await readMysqlFacts(String(store.url), origin, named) : await readPostgresFacts(config, String(store.url), origin, schemas, named));
   }
   return facts;
+}
+
+async function readPostgresFacts(config: Config, url: string, origin: string, schemas: string[] | null, named: TableName[]): Promise<StoreFacts> {
+  const [{ createDatabase, ping }, { readCatalogFacts }] = await Promise.all([import('../stores/postgres/connect.js'), import('../stores/postgres/catalog-columns.js')]);
+  const db = createDatabase(url, { origin, max: 1, applicationName: 'retention coverage' });
+  try {
+    await ping(db);
+    return postgresStoreFacts(await readCatalogFacts(db.pool, { stateSchema: config.stateSchema, schemas, named }));
+  } finally {
+    await db.pool.end();
+  }
+}
+
+/** `--schema` is PostgreSQL's: a MariaDB/MySQL store is scanned in the database its URL names. */
+async function readMysqlFacts(url: string, origin: string, named: TableName[]): Promise<StoreFacts> {
+  const [{ createMysqlDatabase }, { readMysqlCatalogFacts }] = await Promise.all([import('../stores/mysql/connect.js'), import('../stores/mysql/catalog-columns.js')]);
+  const db = createMysqlDatabase(url, origin);
+  try {
+    await db.ping();
+    return mysqlStoreFacts(await readMysqlCatalogFacts(db, named));
+  } finally {
+    await db.end();
+  }
 }
 
 /** The report as text, grouped by kind of gap, each line naming the config path or the column. */

@@ -2,11 +2,11 @@ import type { Config } from '../policy/config.js';
 import type { DataCategory } from '../policy/data-category.js';
 import type { InventoryEntry } from '../policy/inventory.js';
 import { SUBJECT_PLACEHOLDER, type Rule } from '../policy/rule.js';
-import { personalCategory } from './personal-column.js';
+import { personalCategoryOf } from './personal-column.js';
 import type { StoreFacts } from './store-facts.js';
 
 /** The store kinds coverage reads the catalog of; rules and inventory on others are listed as not inspected. */
-export const INSPECTED_KINDS: readonly string[] = ['postgres'];
+export const INSPECTED_KINDS: readonly string[] = ['postgres', 'mysql'];
 
 /** A column that looks like personal data and that neither a rule nor the inventory accounts for. */
 export interface UncoveredColumn {
@@ -87,7 +87,8 @@ export function namedTables(config: Pick<Config, 'rules' | 'inventory'>, store: 
 
 /**
  * Compares a config with what the inspected stores hold. `facts` has an entry for every
- * store coverage read (the PostgreSQL ones); the others are reported as not inspected.
+ * store coverage read (the PostgreSQL and MariaDB/MySQL ones); the others are reported as
+ * not inspected.
  */
 export function findCoverage(config: Pick<Config, 'rules' | 'inventory' | 'stores'>, facts: ReadonlyMap<string, StoreFacts>): CoverageReport {
   const report: CoverageReport = { inspected: [...facts.keys()], notInspected: [], uncoveredColumns: [], unruledEntries: [], missing: [] };
@@ -146,7 +147,7 @@ export function findCoverage(config: Pick<Config, 'rules' | 'inventory' | 'store
       if (!c.scanned || ruled.has(c.table)) continue;
       const held = inventoried.get(c.table);
       if (held === 'all' || held?.has(c.column)) continue;
-      const category = personalCategory({ name: c.column, typeName: c.typeName, typeCategory: c.typeCategory });
+      const category = personalCategoryOf({ name: c.column, kind: c.kind });
       if (category) report.uncoveredColumns.push({ store, table: c.table, column: c.column, type: c.shownType, category });
     }
 

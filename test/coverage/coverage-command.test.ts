@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { findCoverage, namedTables } from '../../src/coverage/find-coverage.js';
+import { postgresStoreFacts } from '../../src/coverage/store-facts.js';
 import { readCatalogFacts } from '../../src/stores/postgres/catalog-columns.js';
 import { lines, runMain, tempDir } from '../cli/cli-harness.js';
 import { createTestEnv, REDIS_URL, type TestEnv } from '../helpers/test-env.js';
@@ -81,7 +82,7 @@ describe('retention coverage', () => {
       `  ${file}: inventory[0]: table ${q('users')} on store app (email, phone)`,
       'Rules and inventory entries naming what does not exist: 1',
       `  ${file}: rules[0].table: table ${q('audit_trail')} does not exist in store app`,
-      'Not inspected (coverage reads only postgres stores yet; these are NOT checked): none',
+      'Not inspected (coverage reads only postgres, mysql stores yet; these are NOT checked): none',
       '4 gaps',
     ]);
   });
@@ -100,7 +101,7 @@ describe('retention coverage', () => {
       'Personal-data columns no rule or inventory entry covers: none',
       'Inventory entries with no rule and no keptBecause: none',
       'Rules and inventory entries naming what does not exist: none',
-      'Not inspected (coverage reads only postgres stores yet; these are NOT checked): none',
+      'Not inspected (coverage reads only postgres, mysql stores yet; these are NOT checked): none',
       'ok: nothing uncovered in store app',
     ]);
   });
@@ -132,7 +133,7 @@ describe('retention coverage', () => {
       },
     );
     expect(outcome.code).toBe(1);
-    expect(outcome.stdout).toContain('Not inspected (coverage reads only postgres stores yet; these are NOT checked): 1\n  store cache (redis): inventory[1]');
+    expect(outcome.stdout).toContain('Not inspected (coverage reads only postgres, mysql stores yet; these are NOT checked): 1\n  store cache (redis): inventory[1]');
     expect(outcome.stdout).toContain('inventory[1]: keys session:* on store cache (ip, device)');
   });
 
@@ -193,7 +194,7 @@ describe('retention coverage', () => {
       await client.query(`SET search_path TO ${env.schema}`);
       const facts = await readCatalogFacts(client, { stateSchema: env.stateSchema, schemas: [env.schema], named: namedTables(config, 'app') });
       expect(facts.resolved.get('users')).toBe(q('users'));
-      const report = findCoverage(config, new Map([['app', facts]]));
+      const report = findCoverage(config, new Map([['app', postgresStoreFacts(facts)]]));
       expect(report.uncoveredColumns.map((c) => `${c.table}.${c.column}`)).toEqual([`${q('logins')}.ip`, `${q('support_contacts')}.contact_email`]);
       expect(report.missing).toEqual([]);
     } finally {

@@ -35,6 +35,7 @@ describe('personalCategory', () => {
     ['last_ip', 'text', 'ip'],
     ['ip_address', 'varchar', 'ip'],
     ['client', 'inet', 'ip'],
+    ['ip', 'bytea', 'ip'],
     ['anything', 'macaddr', 'device'],
     ['user_agent', 'text', 'device'],
     ['device_id', 'text', 'device'],

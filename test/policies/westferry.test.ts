@@ -91,7 +91,7 @@ describe('config/policies/westferry.yaml', () => {
       '  config/policies/westferry.yaml: inventory[5]: table westferry.payment_methods on store app (name, payment)',
       '  config/policies/westferry.yaml: inventory[6]: table westferry.comments on store app (other)',
       'Rules and inventory entries naming what does not exist: none',
-      'Not inspected (coverage reads only postgres stores yet; these are NOT checked): none',
+      'Not inspected (coverage reads only postgres, mysql stores yet; these are NOT checked): none',
       '7 gaps',
     ]);
   });
