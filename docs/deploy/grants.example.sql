@@ -19,6 +19,12 @@
 --              that database).
 -- The role owns none of these tables: an owner could ALTER, TRUNCATE or DROP them, and
 -- row-level security does not apply to it (`retention check` warns of it).
+-- A table with row-level security enabled hides from the role the rows its policies do not
+-- let it see, and they would be kept past their date: `retention check` refuses such a
+-- table unless the role has a permissive policy for ALL commands with USING (true) (no
+-- restrictive policy applying to it). Give it one on each such table (not BYPASSRLS, which
+-- lifts every policy on every table), e.g.:
+--   CREATE POLICY retention_worker_all ON :"app_schema".login_logs TO :"role" USING (true);
 
 -- rules: { id: login-logs-6m, table: login_logs, key: id, anchor: logged_in_at, where: { tenant_id: 1 },
 --          subject: user_id, retain: P6M, action: delete }

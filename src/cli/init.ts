@@ -66,6 +66,9 @@ function withoutPassword(url: string): { written: string; hadPassword: boolean }
   return { written: parsed.toString(), hadPassword };
 }
 
+/** Tables and partitioned tables: what a rule can sweep (PostgresStore refuses the rest). */
+const SWEEPABLE_RELKINDS = new Set(['r', 'p']);
+
 /** Reads the tables, their columns and key candidates; the catalog only, in one short connection. */
 async function readTables(url: string, origin: string, schemas: readonly string[] | null): Promise<StarterTable[]> {
   const [{ createDatabase, ping }, { readCatalogFacts }, { readSingleColumnKeys }] = await Promise.all([
@@ -80,7 +83,8 @@ async function readTables(url: string, origin: string, schemas: readonly string[
     const keys = await readSingleColumnKeys(db.pool, schemas);
     const tables = new Map<string, StarterTable & { columns: StarterTable['columns'][number][] }>();
     for (const c of facts.columns) {
-      if (!c.scanned) continue;
+      // A materialized view is read for coverage but cannot be swept: no rule is proposed for it.
+      if (!c.scanned || !SWEEPABLE_RELKINDS.has(c.relkind)) continue;
       const table = tables.get(c.table) ?? { table: c.table, keys: keys.get(c.table) ?? [], columns: [] };
       table.columns.push({ name: c.column, typeName: c.typeName, typeCategory: c.typeCategory, shownType: c.shownType, notNull: c.notNull });
       tables.set(c.table, table);

@@ -1,6 +1,7 @@
 import { IDENTIFIER } from '../policy/config-schema.js';
 import { personalCategory } from '../coverage/personal-column.js';
 import { anchorCandidates, type StarterColumn } from './anchor-choice.js';
+import { yamlScalar } from './yaml-scalar.js';
 
 /** One table of the inspected database, as `retention init` proposes rules for it. */
 export interface StarterTable {
@@ -64,13 +65,14 @@ export function renderStarterConfig(facts: StarterFacts): string {
   );
   if (facts.passwordOmitted) out.push('## The password of the URL is not written here: set DATABASE_URL (or PGPASSWORD) in the environment.');
   const url = JSON.stringify(`\${DATABASE_URL:-${facts.databaseUrl}}`);
-  out.push(`state: ${url}`, `stateSchema: ${facts.stateSchema}`, 'stores:', `  ${STARTER_STORE}:`, '    kind: postgres', `    url: ${url}`, '');
+  out.push(`state: ${url}`, `stateSchema: ${yamlScalar(facts.stateSchema)}`, 'stores:', `  ${STARTER_STORE}:`, '    kind: postgres', `    url: ${url}`, '');
 
   out.push('rules: []  ## no rule is enabled. To enable candidates: delete this line, uncomment "# rules:", then each candidate you keep.');
   if (dated.length > 0) out.push('# rules:');
-  const ids = new Map<string, number>();
+  // Every id issued so far: `login_logs`'s second `login-logs` must not become `login_logs_2`'s id.
+  const issued = new Set<string>();
   const shortNames = countBy(dated.map((t) => tableName(t.table)));
-  for (const table of dated) out.push(...candidateRule(table, ruleId(table.table, shortNames, ids)));
+  for (const table of dated) out.push(...candidateRule(table, ruleId(table.table, shortNames, issued)));
   if (dated.length === 0) out.push('## No table with a timestamp or date column was found: no rule can date rows without one.');
   if (undated.length > 0) {
     out.push('##', '## Tables without a timestamp or date column (a rule needs one to date its rows):');
@@ -95,7 +97,7 @@ export function renderStarterConfig(facts: StarterFacts): string {
       '# inventory:',
     );
     for (const t of personal) {
-      out.push(`#   - store: ${STARTER_STORE}`, `#     table: ${t.table}`, `#     columns: { ${t.columns.map((c) => `${c.column}: ${c.category}`).join(', ')} }`);
+      out.push(`#   - store: ${STARTER_STORE}`, `#     table: ${yamlScalar(t.table)}`, `#     columns: { ${t.columns.map((c) => `${yamlScalar(c.column)}: ${c.category}`).join(', ')} }`);
     }
   }
   return `${out.join('\n')}\n`;
@@ -108,25 +110,33 @@ function candidateRule(table: StarterTable, id: string): string[] {
   const anchorNotes = [anchor!.shownType, anchor!.notNull ? null : 'allows NULL: a row without one never expires', others.length > 0 ? `other dates: ${others.map((c) => c.name).join(', ')}` : null];
   return [
     `## ${table.table}`,
-    `#   - id: ${id}`,
+    `#   - id: ${yamlScalar(id)}`,
     `#     store: ${STARTER_STORE}`,
-    `#     table: ${table.table}`,
-    key ? `#     key: ${key}` : '#     key: TODO  ## no single-column primary key or unique NOT NULL column: sweeps are chunked by one; add one, or name it here',
-    `#     anchor: ${anchor!.name}  ## ${anchorNotes.filter(Boolean).join('; ')}`,
+    `#     table: ${yamlScalar(table.table)}`,
+    key ? `#     key: ${yamlScalar(key)}` : '#     key: TODO  ## no single-column primary key or unique NOT NULL column: sweeps are chunked by one; add one, or name it here',
+    `#     anchor: ${yamlScalar(anchor!.name)}  ## ${anchorNotes.filter(Boolean).join('; ')}`,
     '#     retain: TODO  ## the period your privacy policy promises for these rows, e.g. P6M; none is invented',
     '#     action: delete  ## or anonymize, with anonymize: { column: strategy }',
     '#     source: TODO  ## the policy and section the period comes from, copied into every audit entry',
   ];
 }
 
-/** `login-logs` (`public.login_logs`); with the schema when another schema has a table of that name; `-2` when taken. */
-function ruleId(table: string, shortNames: Map<string, number>, seen: Map<string, number>): string {
+/**
+ * `login-logs` (`public.login_logs`); with the schema when another schema has a table of
+ * that name; `-2`, `-3` ... while taken. Taken means issued to any earlier table, whatever
+ * its base: `Login_Logs` and `login_logs` share a base, and `login_logs_2`'s own base is
+ * the `login-logs-2` the second of them got.
+ */
+function ruleId(table: string, shortNames: Map<string, number>, issued: Set<string>): string {
   const name = tableName(table);
   const base = slug((shortNames.get(name) ?? 0) > 1 ? table : name) || 'table';
-  const n = (seen.get(base) ?? 0) + 1;
-  seen.set(base, n);
-  const suffix = n === 1 ? '' : `-${n}`;
-  return `${base.slice(0, MAX_ID - suffix.length).replace(/-+$/, '')}${suffix}`;
+  for (let n = 1; ; n++) {
+    const suffix = n === 1 ? '' : `-${n}`;
+    const id = `${base.slice(0, MAX_ID - suffix.length).replace(/-+$/, '')}${suffix}`;
+    if (issued.has(id)) continue;
+    issued.add(id);
+    return id;
+  }
 }
 
 const slug = (text: string): string =>

@@ -17,6 +17,8 @@ export interface CatalogColumn {
   notNull: boolean;
   /** In the schemas scanned for personal-data columns (not only read because the config names the table). */
   scanned: boolean;
+  /** `pg_class.relkind`: `r` table, `p` partitioned table, `m` materialized view (not sweepable: `retention init` leaves it out). */
+  relkind: string;
 }
 
 /** What the catalog of one PostgreSQL store says, for coverage. */
@@ -62,7 +64,8 @@ export function catalogColumnsStatement(options: { stateSchema: string; schemas:
                   (CASE WHEN t.typcategory = 'A' AND et.typcategory <> 'S' THEN 'A' ELSE COALESCE(et.typcategory, t.typcategory) END)::text AS "typeCategory",
                   format_type(a.atttypid, a.atttypmod) AS "shownType",
                   a.attnotnull AS "notNull",
-                  ${scanned} AS scanned
+                  ${scanned} AS scanned,
+                  c.relkind::text AS relkind
              FROM pg_attribute a
              JOIN pg_class c ON c.oid = a.attrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace

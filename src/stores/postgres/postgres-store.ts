@@ -37,6 +37,7 @@ import {
   totalStatement,
 } from './statements.js';
 import { structuralProblems } from './structural-problems.js';
+import { rowSecurityProblem, rowSecurityStatement, type RowSecurity } from './row-security.js';
 import {
   actingRule,
   archiveFactsStatement,
@@ -181,6 +182,14 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     }
     // A nullable or multi-column key, references that block deletes, columns an UPDATE cannot set.
     for (const { field, message } of structuralProblems(rule, table)) at(field, message);
+    // Row-level security that hides rows from the role: those rows would be kept, silently.
+    for (const [field, name] of [['table', rule.target.table], ['archiveTable', rule.action === 'archive' ? rule.target.archiveTable : undefined]] as const) {
+      if (!name) continue;
+      const statement = rowSecurityStatement(name);
+      const security = (await this.database.pool.query<RowSecurity>(statement.text, statement.values)).rows[0];
+      const problem = security && rowSecurityProblem(rule.id, name, security);
+      if (problem) at(field, problem);
+    }
     problems.push(...(await inspectRuleValues(this.database, this.name, rule, path, table)));
     // Rows other tables lose through foreign keys: refused unless the rule allows it.
     const cascades = removesRows(rule) ? await readCascades(this.database.pool, rule.target.table) : null;

@@ -17,8 +17,12 @@ export interface RolePrivileges {
   superuserMemberOf: string | null;
   bypassRls: boolean;
   createRole: boolean;
-  /** Owns the database (or is a member of the role that does). */
+  /** Owns the database (or is a member of the role that does, and so can `SET ROLE` to it). */
   ownsDatabase: boolean;
+  /** A member of pg_write_all_data (PostgreSQL 14+): INSERT, UPDATE and DELETE on every table, granted or not. */
+  writeAllData: boolean;
+  /** A member of pg_read_all_data (PostgreSQL 14+): SELECT on every table, granted or not. */
+  readAllData: boolean;
 }
 
 /** The current role's attributes, in the database the connection is to. */
@@ -29,7 +33,9 @@ export function rolePrivilegesStatement(): Statement {
                   (SELECT s.rolname FROM pg_roles s
                     WHERE s.rolsuper AND s.rolname <> r.rolname AND pg_has_role(r.oid, s.oid, 'MEMBER')
                     ORDER BY s.rolname LIMIT 1) AS "superuserMemberOf",
-                  pg_has_role(r.oid, d.datdba, 'USAGE') AS "ownsDatabase"
+                  pg_has_role(r.oid, d.datdba, 'MEMBER') AS "ownsDatabase",
+                  EXISTS (SELECT 1 FROM pg_roles w WHERE w.rolname = 'pg_write_all_data' AND pg_has_role(r.oid, w.oid, 'MEMBER')) AS "writeAllData",
+                  EXISTS (SELECT 1 FROM pg_roles w WHERE w.rolname = 'pg_read_all_data' AND pg_has_role(r.oid, w.oid, 'MEMBER')) AS "readAllData"
              FROM pg_roles r
              JOIN pg_database d ON d.datname = current_database()
             WHERE r.rolname = current_user`,
@@ -38,8 +44,9 @@ export function rolePrivilegesStatement(): Statement {
 }
 
 /**
- * Which of `tables` the current role owns (itself, or through a role it inherits): by
- * position in the list. A table that does not exist is no one's (check reports it).
+ * Which of `tables` the current role owns (itself, or through a role it is a member of:
+ * even without inheriting its privileges, it can `SET ROLE` to the owner): by position in
+ * the list. A table that does not exist is no one's (check reports it).
  */
 export function ownedTablesStatement(tables: readonly TableName[]): Statement {
   const params = new Params();
@@ -48,7 +55,7 @@ export function ownedTablesStatement(tables: readonly TableName[]): Statement {
     text: `SELECT w.i::int AS i
              FROM unnest(${names}::text[]) WITH ORDINALITY AS w(name, i)
              JOIN pg_class c ON c.oid = to_regclass(w.name)
-            WHERE pg_has_role(current_user, c.relowner, 'USAGE')
+            WHERE pg_has_role(current_user, c.relowner, 'MEMBER')
             ORDER BY w.i`,
     values: params.values,
   };
@@ -69,6 +76,8 @@ export function rolePrivilegeWarnings(p: RolePrivileges): string[] {
   const warnings: string[] = [];
   if (p.bypassRls) warnings.push(`${who}, which has BYPASSRLS: row-level security policies do not apply to it. Run retention as a role without it (${GUIDE})`);
   if (p.createRole) warnings.push(`${who}, which has CREATEROLE: it can create roles and grant itself what they hold. Run retention as a role without it (${GUIDE})`);
+  if (p.writeAllData) warnings.push(`${who}, a member of pg_write_all_data: it can INSERT, UPDATE and DELETE in every table of the database, whatever is granted on it. Grant retention's role only what its rules need instead (${GUIDE})`);
+  if (p.readAllData) warnings.push(`${who}, a member of pg_read_all_data: it can read every table of the database, whatever is granted on it. Grant retention's role only what its rules need instead (${GUIDE})`);
   if (p.ownsDatabase) warnings.push(`${who}, which owns the database: it can create and drop schemas and change the database's settings. Run retention as a role that does not own it (${GUIDE})`);
   return warnings;
 }
