@@ -35,7 +35,9 @@ export function defineWorker(worker: Command): void {
       // Checked before anything is opened: a bad value is a usage error, not a crash.
       const concurrencyOption = options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
       // So is the log's level and format (RETENTION_LOG_LEVEL, RETENTION_LOG_FORMAT).
-      const log = await createWorkerLog(logSettings(process.env, process.stdout.isTTY === true));
+      const settings = logSettings(process.env, process.stdout.isTTY === true);
+      const log = await createWorkerLog(settings);
+      for (const warning of settings.warnings ?? []) log.warn(warning);
       const config = readConfig(options);
       const http = httpSettings(config, process.env);
       const runtime = await openRuntime(config);
@@ -46,79 +48,100 @@ export function defineWorker(worker: Command): void {
         await runtime.close();
         throw error;
       });
-      // Refuse to start on a config that fails `check`: a worker must never sweep by a
-      // rule whose table or columns are not what the rule says.
-      const connection = await connectForWork(runtime, config.rules).catch(async (error) => {
-        await observed.close();
-        await runtime.close();
-        throw error;
-      });
-      connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error; reconnecting'));
-      const queue = openQueue(connection, config.queuePrefix);
-      const schedulers = await syncSchedulers(queue, config);
-      // Redis may restart and lose its keys (it keeps none on disk in many setups): put the
-      // schedulers and the unfinished batches back whenever the connection is ready again,
-      // and periodically, since a restart can also go unnoticed between two commands.
-      const restore = (why: string) => {
-        syncSchedulers(queue, config)
-          .then(() => reconcileSweeps(runtime, queue))
-          // The sweeps it ended were logged (and counted), with any incident, where they were
-          // recorded (src/metrics/sweep-alerts.ts).
-          .then(({ resumed }) => {
-            if (resumed > 0) log.info({ why, sweeps: resumed }, 're-queued unfinished batches');
-          })
-          // Objects of deleted rows still waiting in a cascade outbox (their drain job lost): drained.
-          .then(() => enqueueDueDrains(runtime, queue))
-          // Erasure requests not complete (waiting for a hold's release, a store): another pass.
-          .then(() => enqueueOpenRequests(runtime, queue))
-          // Records of completed requests past requests.keep: removed (the ledger keeps digests).
-          .then(() => expireRequests(runtime, 'worker'))
-          .then((expired) => {
-            if (expired.length > 0) log.info({ requests: expired.length }, 'request records past requests.keep removed');
-          })
-          .catch((error) => log.error({ why, err: (error as Error).message }, 'could not restore schedulers and batches'));
-        // Each rule's next expiry, queued as one delayed sweep (src/queue/next-expiry-jobs.ts):
-        // at the start and when Redis comes back (its pending jobs may be gone), never
-        // periodically, so that with nothing due the tables are not read in between.
-        if (why !== 'periodic') {
-          seedNextExpiries(runtime, queue)
-            .then((offers) => log.info({ why, nextExpiry: Object.fromEntries(offers) }, 'next expiries queued'))
-            .catch((error) => log.error({ why, err: redactText((error as Error).message) }, 'could not queue next expiries'));
+      // From here on the HTTP port is bound: a start that fails must close it (and all else
+      // opened) and exit, never linger with /healthz answering 200.
+      let connection: Awaited<ReturnType<typeof connectForWork>> | undefined;
+      let queue: ReturnType<typeof openQueue> | undefined;
+      let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+      let reconcileTimer: NodeJS.Timeout | undefined;
+      // Used by a failed start and by shutdown alike. /readyz says not ready first: a load
+      // balancer stops sending work while the batches in flight finish (close() waits for
+      // them; each batch either commits whole or rolls back). Each step runs even when one
+      // before it failed, so a failed start still exits.
+      const closeAll = async () => {
+        clearInterval(reconcileTimer);
+        observed.stopping();
+        const steps = [() => worker?.close(), () => observed.close(), () => queue?.close(), () => connection?.disconnect(), () => runtime.close()];
+        for (const step of steps) {
+          await Promise.resolve()
+            .then(step)
+            .catch((error: unknown) => log.warn({ err: redactText((error as Error)?.message ?? String(error)) }, 'could not close cleanly'));
         }
       };
-      connection.on('ready', () => restore('redis reconnected'));
-      const reconcileTimer = setInterval(() => restore('periodic'), RECONCILE_EVERY_MS);
-      restore('startup');
-      const concurrency = concurrencyOption ?? config.worker.concurrency;
-      const worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue, nextExpiry: true });
-      observed.connected(connection, queue);
-      // What an operator must see is logged at warn or error, with the rule and the reason:
-      // a sweep that touched nothing (blocked, or not started: its rule is on legal hold),
-      // that was ended (superseded, failed), or a job that was refused. A never-store rule's
-      // sweep that found anything is an incident: error, with the rule, target and count,
-      // logged with its end (src/metrics/sweep-alerts.ts), never from a job's result.
-      worker.on('completed', (job, result) => {
-        if (job.name === JOB_SWEEP) {
-          const started = result as SweepJobResult;
-          // Sweeps it superseded, and its own end when blocked, were logged as they were recorded.
-          if (started.blocked) return;
-          if (started.held) {
-            log.warn({ rule: started.ruleId, hold: started.held.holdId, reason: started.held.reason, until: started.held.until }, `rule is on legal ${started.held.hold}: not swept`);
-            return;
+      try {
+        // Refuse to start on a config that fails `check`: a worker must never sweep by a
+        // rule whose table or columns are not what the rule says.
+        connection = await connectForWork(runtime, config.rules);
+        connection.on('error', (error) => log.warn({ err: redactText(error.message) }, 'redis connection error; reconnecting'));
+        const sweepQueue = (queue = openQueue(connection, config.queuePrefix));
+        const schedulers = await syncSchedulers(sweepQueue, config);
+        // Redis may restart and lose its keys (it keeps none on disk in many setups): put the
+        // schedulers and the unfinished batches back whenever the connection is ready again,
+        // and periodically, since a restart can also go unnoticed between two commands.
+        const restore = (why: string) => {
+          syncSchedulers(sweepQueue, config)
+            .then(() => reconcileSweeps(runtime, sweepQueue))
+            // The sweeps it ended were logged (and counted), with any incident, where they were
+            // recorded (src/metrics/sweep-alerts.ts).
+            .then(({ resumed }) => {
+              if (resumed > 0) log.info({ why, sweeps: resumed }, 're-queued unfinished batches');
+            })
+            // Objects of deleted rows still waiting in a cascade outbox (their drain job lost): drained.
+            .then(() => enqueueDueDrains(runtime, sweepQueue))
+            // Erasure requests not complete (waiting for a hold's release, a store): another pass.
+            .then(() => enqueueOpenRequests(runtime, sweepQueue))
+            // Records of completed requests past requests.keep: removed (the ledger keeps digests).
+            .then(() => expireRequests(runtime, 'worker'))
+            .then((expired) => {
+              if (expired.length > 0) log.info({ requests: expired.length }, 'request records past requests.keep removed');
+            })
+            .catch((error) => log.error({ why, err: redactText((error as Error).message) }, 'could not restore schedulers and batches'));
+          // Each rule's next expiry, queued as one delayed sweep (src/queue/next-expiry-jobs.ts):
+          // at the start and when Redis comes back (its pending jobs may be gone), never
+          // periodically, so that with nothing due the tables are not read in between.
+          if (why !== 'periodic') {
+            seedNextExpiries(runtime, sweepQueue)
+              .then((offers) => log.info({ why, nextExpiry: Object.fromEntries(offers) }, 'next expiries queued'))
+              .catch((error) => log.error({ why, err: redactText((error as Error).message) }, 'could not queue next expiries'));
           }
-        } else if (job.name === JOB_BATCH) {
-          const outcome = result as BatchOutcome;
-          if (outcome.ended) {
-            // The end was logged at warn or error where it was recorded; this is its echo.
-            log.info({ rule: outcome.ended.ruleId, id: job.id, status: outcome.ended.status, reason: outcome.ended.reason }, `batch did nothing: its sweep was ${outcome.ended.status}`);
-            return;
+        };
+        connection.on('ready', () => restore('redis reconnected'));
+        reconcileTimer = setInterval(() => restore('periodic'), RECONCILE_EVERY_MS);
+        restore('startup');
+        const concurrency = concurrencyOption ?? config.worker.concurrency;
+        worker = await startWorker(runtime, { connection, prefix: config.queuePrefix, concurrency, queue, nextExpiry: true });
+        observed.connected(connection, queue);
+        // What an operator must see is logged at warn or error, with the rule and the reason:
+        // a sweep that touched nothing (blocked, or not started: its rule is on legal hold),
+        // that was ended (superseded, failed), or a job that was refused. A never-store rule's
+        // sweep that found anything is an incident: error, with the rule, target and count,
+        // logged with its end (src/metrics/sweep-alerts.ts), never from a job's result.
+        worker.on('completed', (job, result) => {
+          if (job.name === JOB_SWEEP) {
+            const started = result as SweepJobResult;
+            // Sweeps it superseded, and its own end when blocked, were logged as they were recorded.
+            if (started.blocked) return;
+            if (started.held) {
+              log.warn({ rule: started.ruleId, hold: started.held.holdId, reason: started.held.reason, until: started.held.until }, `rule is on legal ${started.held.hold}: not swept`);
+              return;
+            }
+          } else if (job.name === JOB_BATCH) {
+            const outcome = result as BatchOutcome;
+            if (outcome.ended) {
+              // The end was logged at warn or error where it was recorded; this is its echo.
+              log.info({ rule: outcome.ended.ruleId, id: job.id, status: outcome.ended.status, reason: outcome.ended.reason }, `batch did nothing: its sweep was ${outcome.ended.status}`);
+              return;
+            }
           }
-        }
-        log.info({ job: job.name, id: job.id, result }, 'job done');
-      });
-      // Counted by error kind, and logged once: error when nothing else will report it.
-      worker.on('failed', (job, error) => observed.jobFailed(job, error));
-      log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
+          log.info({ job: job.name, id: job.id, result }, 'job done');
+        });
+        // Counted by error kind, and logged once: error when nothing else will report it.
+        worker.on('failed', (job, error) => observed.jobFailed(job, error));
+        log.info({ config: config.file, rules: config.rules.length, schedulers: schedulers.active, removedSchedulers: schedulers.removed, concurrency }, 'worker started');
+      } catch (error) {
+        await closeAll();
+        throw error;
+      }
 
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
@@ -128,13 +151,7 @@ export function defineWorker(worker: Command): void {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
       });
-      // close() waits for the jobs in flight; each batch either commits whole or rolls back.
-      clearInterval(reconcileTimer);
-      await worker.close();
-      await observed.close();
-      await queue.close();
-      connection.disconnect();
-      await runtime.close();
+      await closeAll();
       log.info('worker stopped');
     });
 }

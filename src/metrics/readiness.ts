@@ -27,7 +27,9 @@ export interface ReadinessTargets {
 /**
  * Whether this worker can do its work now: Redis answers PING, the state PostgreSQL answers
  * a query, and every scheduled rule's job scheduler is in Redis (a Redis that restarted
- * empty has lost them until the worker registers them again). Each check is bounded by
+ * empty has lost them until the worker registers them again) with this config's definition
+ * of the rule. The stores' databases other than the state database are not checked (a
+ * store that is down fails its batches, counted in retention_errors_total). Each check is bounded by
  * `READY_CHECK_TIMEOUT_MS`; all run at once.
  */
 export async function checkReadiness(targets: ReadinessTargets | null, timeoutMs = READY_CHECK_TIMEOUT_MS): Promise<Readiness> {
@@ -55,13 +57,25 @@ export async function checkReadiness(targets: ReadinessTargets | null, timeoutMs
   return { ready: Object.keys(notReady).length === 0, notReady };
 }
 
-/** Null when every scheduled rule has its scheduler; else which are missing. */
+/**
+ * Null when every scheduled rule has its scheduler, carrying the rule's definition hash as
+ * this worker's config has it; else which are missing and which carry another definition
+ * (another worker, with another config, registered them last: its jobs would be refused
+ * here, or sweep by a rule this config does not say).
+ */
 async function missingSchedulers(targets: ReadinessTargets): Promise<string | null> {
   const missing: string[] = [];
+  const other: string[] = [];
   for (const rule of targets.config.rules) {
     if (rule.schedule.kind === 'manual') continue;
     const id = schedulerId(rule.id);
-    if (!(await targets.queue.getJobScheduler(id))) missing.push(id);
+    const scheduler = await targets.queue.getJobScheduler(id);
+    if (!scheduler) missing.push(id);
+    else if ((scheduler.template?.data as { ruleHash?: unknown } | undefined)?.ruleHash !== rule.hash) other.push(rule.id);
   }
-  return missing.length === 0 ? null : `not registered: ${missing.join(', ')}`;
+  const problems = [
+    ...(missing.length > 0 ? [`not registered: ${missing.join(', ')}`] : []),
+    ...(other.length > 0 ? [`registered with another definition of rule ${other.join(', ')} (another worker runs another config?)`] : []),
+  ];
+  return problems.length === 0 ? null : problems.join('; ');
 }

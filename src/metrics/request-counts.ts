@@ -1,6 +1,7 @@
 import { countRequests, type RequestCounts } from '../people/request-urgency.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { listRequests } from '../state/requests.js';
+import type { StateDb } from '../state/state-db.js';
 import { CachedProbe } from './cached-probe.js';
 
 const REQUESTS_TTL_MS = 15_000;
@@ -11,12 +12,12 @@ const REQUESTS_TIMEOUT_MS = 3_000;
  * at the state database's clock, in the config's time zone (as `retention requests`
  * counts days left). Read on scrape, cached.
  */
-export function requestCounts(runtime: Runtime, withinDays: number): CachedProbe<RequestCounts> {
-  return new CachedProbe(() => readRequestCounts(runtime, withinDays), { ttlMs: REQUESTS_TTL_MS, timeoutMs: REQUESTS_TIMEOUT_MS });
+export function requestCounts(runtime: Runtime, withinDays: number, state: StateDb = runtime.state): CachedProbe<RequestCounts> {
+  return new CachedProbe(() => readRequestCounts(runtime, withinDays, state), { ttlMs: REQUESTS_TTL_MS, timeoutMs: REQUESTS_TIMEOUT_MS });
 }
 
-export async function readRequestCounts(runtime: Runtime, withinDays: number): Promise<RequestCounts> {
-  const { state, config } = runtime;
+export async function readRequestCounts(runtime: Runtime, withinDays: number, state: StateDb = runtime.state): Promise<RequestCounts> {
+  const { config } = runtime;
   const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
   const open = await listRequests(state.db.pool, state, { open: true });
   return countRequests(open, now, config.timezone, withinDays);

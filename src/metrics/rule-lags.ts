@@ -1,9 +1,10 @@
 import { sweepLag } from '../executor/next-expiry.js';
-import { heldSubjects } from '../people/holds-in-force.js';
+import { heldSubjects, stoppingHold } from '../people/holds-in-force.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import type { Rule } from '../policy/rule.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activeHolds, type HoldRecord } from '../state/holds.js';
+import type { StateDb } from '../state/state-db.js';
 import { CachedProbe } from './cached-probe.js';
 
 /** How long a rule's lag is served from the cache: a probe reads an index, not the table, but every scrape would still be a query per rule. */
@@ -16,8 +17,10 @@ export const LAG_TIMEOUT_MS = 5_000;
  * reached the end of its period (0 when none is), at the state database's clock, as
  * `retention plan` computes it (src/executor/next-expiry.ts `sweepLag`; items a subject
  * hold keeps are left out when the held ids can be opened). A rule whose store cannot tell
- * (a kind without `oldestPending`), or whose probe failed or is still running, is absent:
- * no sample, never a 0 that would read as "on time".
+ * (a kind without `oldestPending`), whose anchor has no index (the probe would read the
+ * whole table on every scrape; `Store.anchorIndexed`), that a legal hold stops (its data is
+ * kept by law, not late), or whose probe failed or is still running, is absent: no
+ * sample, never a 0 that would read as "on time".
  *
  * Probes run on scrape, per store: one store's rules one after the other (a store is never
  * probed in parallel by this), the stores side by side, each store cached for `ttlMs` and
@@ -26,12 +29,13 @@ export const LAG_TIMEOUT_MS = 5_000;
 export class RuleLags {
   readonly #probes: { rules: Rule[]; probe: CachedProbe<Map<string, number | null>> }[];
 
-  constructor(runtime: Runtime, options: { ttlMs?: number; timeoutMs?: number } = {}) {
+  /** `state`: the state database to read the clock and holds from (the worker's observer pool), else the runtime's. */
+  constructor(runtime: Runtime, options: { ttlMs?: number; timeoutMs?: number; state?: StateDb } = {}) {
     const byStore = new Map<string, Rule[]>();
     for (const rule of runtime.config.rules) byStore.set(rule.store, [...(byStore.get(rule.store) ?? []), rule]);
     this.#probes = [...byStore.values()].map((rules) => ({
       rules,
-      probe: new CachedProbe(() => probeRules(runtime, rules), { ttlMs: options.ttlMs ?? LAG_TTL_MS, timeoutMs: options.timeoutMs ?? LAG_TIMEOUT_MS }),
+      probe: new CachedProbe(() => probeRules(runtime, rules, options.state ?? runtime.state), { ttlMs: options.ttlMs ?? LAG_TTL_MS, timeoutMs: options.timeoutMs ?? LAG_TIMEOUT_MS }),
     }));
   }
 
@@ -47,13 +51,23 @@ export class RuleLags {
 }
 
 /** One store's rules, one after the other: rule id -> lag in seconds, null when the store cannot tell or the probe failed. */
-async function probeRules(runtime: Runtime, rules: readonly Rule[]): Promise<Map<string, number | null>> {
-  const { state } = runtime;
+async function probeRules(runtime: Runtime, rules: readonly Rule[], state: StateDb): Promise<Map<string, number | null>> {
   const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
   const holds = await activeHolds(state.db.pool, state);
   const lags = new Map<string, number | null>();
   for (const rule of rules) {
     try {
+      // A rule on legal hold is kept by law, not late: no sample, so a lag alert does not fire for it.
+      if (stoppingHold(holds, rule, runtime.config.rules)) {
+        lags.set(rule.id, null);
+        continue;
+      }
+      // Without an index on the anchor the probe would read the whole table on every scrape.
+      const store = runtime.storeFor(rule);
+      if (store.anchorIndexed && !(await store.anchorIndexed(rule))) {
+        lags.set(rule.id, null);
+        continue;
+      }
       const lag = await sweepLag(runtime, rule, now, planSweep(rule, now).ranges, heldOrNone(holds, runtime, rule));
       lags.set(rule.id, lag === null ? null : lag.lagMs / 1000);
     } catch {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.js';
+import { redactText } from '../redact.js';
 import type { HttpSettings } from './http-settings.js';
 import type { Readiness } from './readiness.js';
 
@@ -31,7 +32,8 @@ export interface WorkerHttp {
 export async function serveWorkerHttp(settings: HttpSettings, endpoints: WorkerEndpoints): Promise<WorkerHttp> {
   const server = createServer((request, response) => {
     handle(request, response, endpoints).catch((error: unknown) => {
-      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', `${(error as Error)?.message ?? String(error)}\n`);
+      // Served to whoever reaches the port: no password from a connection URL in it.
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', `${redactText((error as Error)?.message ?? String(error))}\n`);
       else response.destroy();
     });
   });

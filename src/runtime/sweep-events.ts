@@ -1,5 +1,6 @@
 import type { Action } from '../policy/rule.js';
 import type { SweepRecord } from '../state/sweeps.js';
+import { redactText } from '../redact.js';
 
 /**
  * What the executor reports as it records sweeps, after the state database committed it:
@@ -20,11 +21,19 @@ export type SweepEvent =
 export type SweepListener = (event: SweepEvent) => void;
 
 /**
- * The runtime's event channel. Listeners run synchronously, in order; one that throws is
- * ignored: a log or a counter must never fail a batch whose change has committed.
+ * The runtime's event channel. Listeners run synchronously, in order; one that throws (or
+ * returns a promise that rejects) is not let through: a log or a counter must never fail a
+ * batch whose change has committed. Its first failure is reported on stderr (`report`),
+ * once per listener, so a broken metric or log is seen without flooding at every batch.
  */
 export class SweepEvents {
   readonly #listeners = new Set<SweepListener>();
+  readonly #reported = new WeakSet<SweepListener>();
+  readonly #report: (message: string) => void;
+
+  constructor(report: (message: string) => void = (message) => void process.stderr.write(`${message}\n`)) {
+    this.#report = report;
+  }
 
   /** Adds a listener; returns the function that removes it. */
   on(listener: SweepListener): () => void {
@@ -35,10 +44,25 @@ export class SweepEvents {
   emit(event: SweepEvent): void {
     for (const listener of this.#listeners) {
       try {
-        listener(event);
-      } catch {
+        const result: unknown = listener(event);
+        if (result && typeof (result as Promise<unknown>).then === 'function') {
+          (result as Promise<unknown>).then(undefined, (error: unknown) => this.#failed(listener, event, error));
+        }
+      } catch (error) {
         // An observer's failure is its own; what was recorded stays recorded.
+        this.#failed(listener, event, error);
       }
+    }
+  }
+
+  #failed(listener: SweepListener, event: SweepEvent, error: unknown): void {
+    if (this.#reported.has(listener)) return;
+    this.#reported.add(listener);
+    try {
+      const why = redactText((error as Error)?.message ?? String(error));
+      this.#report(`retention: a sweep event listener failed on ${event.type} (reported once; later failures of it are not): ${why}`);
+    } catch {
+      // Reporting must not fail the batch either.
     }
   }
 }

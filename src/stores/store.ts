@@ -252,6 +252,12 @@ export interface Store<Target = unknown> {
    * item still present, for the rule's lag. Null when there is none.
    */
   oldestPending?(rule: Rule<Target>, selection: Selection, context: StoreContext): Promise<number | null>;
+  /**
+   * Whether an ordered index starts with the rule's anchor (what `nextExpiring` checks):
+   * without one, `oldestPending` reads the whole table. The worker's lag gauge asks this
+   * first and gives no sample rather than scan on every scrape; plan and status do not.
+   */
+  anchorIndexed?(rule: Rule<Target>): Promise<boolean>;
   /** Deletes or anonymizes (or, dry, counts) one batch. */
   apply(batch: BatchSpec<Target>, journal?: BatchJournal): Promise<BatchResult>;
   /** True when `apply` runs a journal in the same transaction as the state database at `stateUrl`. */

@@ -106,6 +106,8 @@ describe('worker metrics', () => {
   it('gives no lag sample for a store that cannot tell, nor for one that does not answer in time, and never probes that one twice at once', async () => {
     await env.sql(`CREATE TABLE ${env.schema}.logs (id bigserial PRIMARY KEY, at timestamptz NOT NULL)`);
     await env.sql(`INSERT INTO ${env.schema}.logs (at) SELECT now() - interval '400 days' FROM generate_series(1, 5)`);
+    // Indexed: the lag probe gives no sample for an anchor without an index (it would scan).
+    await env.sql(`CREATE INDEX ON ${env.schema}.logs (at)`);
     await env.sql(`CREATE TABLE ${env.schema}.locked (id bigserial PRIMARY KEY, at timestamptz NOT NULL)`);
     await env.sql(`CREATE INDEX ON ${env.schema}.locked (at)`);
     const logs = { id: 'logs', table: 'logs', anchor: 'at', retain: 'P1Y', action: 'delete', schedule: 'manual' };

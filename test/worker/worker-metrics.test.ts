@@ -77,6 +77,8 @@ describe('retention worker metrics and health', () => {
     // 250 rows 400 days old under a one-year rule: expired about 35 days ago. 50 young ones stay.
     await env.sql(`INSERT INTO ${env.schema}.logs (at) SELECT now() - interval '400 days' FROM generate_series(1, 250)`);
     await env.sql(`INSERT INTO ${env.schema}.logs (at) SELECT now() - interval '10 days' FROM generate_series(1, 50)`);
+    // Indexed: without an index on the anchor the lag gauge gives no sample (the probe would scan).
+    await env.sql(`CREATE INDEX ON ${env.schema}.logs (at)`);
     const rule = { id: 'logs', table: 'logs', anchor: 'at', retain: 'P1Y', action: 'delete', batchSize: 100 };
 
     // Swept only on `retention run`: nothing sweeps it while this worker runs, so it is late.

@@ -280,6 +280,11 @@ export class MysqlStore implements Store<MysqlTarget> {
     return smallestAnchor(this.database, rule, table, notExpiredConditions(rule, table, expired, within));
   }
 
+  /** Whether a B-tree index starts with the rule's anchor (cached as `nextExpiring` reads it). */
+  async anchorIndexed(rule: MysqlRule): Promise<boolean> {
+    return this.#anchorIndexed(rule, await this.requireTable(rule));
+  }
+
   /** The oldest anchor among the rows the selection would change now, for the rule's lag. */
   async oldestPending(rule: MysqlRule, selection: Selection, context: StoreContext): Promise<number | null> {
     const table = await this.requireTable(rule);

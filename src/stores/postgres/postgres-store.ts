@@ -503,6 +503,11 @@ export class PostgresStore implements Store<SqlTarget>, ObjectOutbox {
     return smallestAnchor(this.database.pool, rule, table, notExpiredConditions(rule, table, expired, within));
   }
 
+  /** Whether an ordered index starts with the rule's anchor (cached as `nextExpiring` reads it). */
+  anchorIndexed(rule: Rule): Promise<boolean> {
+    return this.#anchorIndexed(rule);
+  }
+
   /** The oldest anchor among the rows the selection would change now, for the rule's lag. */
   async oldestPending(rule: Rule, selection: Selection, context: StoreContext): Promise<number | null> {
     const table = await this.requireTable(rule);
