@@ -13,9 +13,13 @@ import type Holidays from 'date-holidays';
  * Known gap: date-holidays lists China's statutory days only (National Day 1-3 October,
  * three days of Spring Festival, 1 May), not the State Council's yearly schedule: neither
  * the bridge days that make the seven-day weeks (4-7 October 2026) nor the weekend days
- * that become working days (20 September and 10 October 2026); its 1 June (Children's
- * Day) is a day off for children only. For China, write that year's schedule as explicit
- * `holidays:` and `workdays:` lists instead.
+ * that become working days (20 September and 10 October 2026). For China, write that year's
+ * schedule as explicit `holidays:` and `workdays:` lists instead.
+ *
+ * Holidays the data annotates (a `note`: for one group only, except an industry, tentative)
+ * are not skipped, whatever the note says: counting such a day as a working day can only
+ * bring a deadline earlier, and a deadline later than the promise is the failure to avoid.
+ * India's notes merely describe the day, so its Republic Day counts as a working day too.
  */
 
 // Loaded on first use, not at import: reading the data costs about 300 ms, which every
@@ -78,6 +82,11 @@ function wholeDaysListedIn(region: string, year: number): readonly string[] {
   const days: string[] = [];
   for (const holiday of calendar.getHolidays(year)) {
     if (holiday.type !== 'public') continue;
+    // A note marks a day that is not off for everyone: China's Children's Day (children
+    // under 14), Botswana's days "except mining industry", Guyana's tentative dates. Such a
+    // day is counted as a working day: a deadline may then come a day early, never late.
+    // (`note` is in the data and the objects, not in the package's type declarations.)
+    if ((holiday as { note?: string }).note) continue;
     const end = holiday.end.getTime();
     for (let day = Math.ceil(holiday.start.getTime() / DAY_MS) * DAY_MS; day + DAY_MS <= end; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
   }

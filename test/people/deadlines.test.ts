@@ -91,6 +91,12 @@ describe('working-day deadlines', () => {
     expect(iso(deadline(new Date('2027-03-05T10:00:00+08:00'), spec, 'Asia/Shanghai'))).toBe('2027-03-08T15:59:59.999Z');
   });
 
+  it("does not skip a day off for one group only: China's Children's Day (1 June, children under 14) is a working day", () => {
+    // Received Friday 29 May 2026; 1 June 2026 is a Monday, off for children, not for the office.
+    const spec = workingDays(1, { kind: 'region', region: 'CN' });
+    expect(iso(deadline(new Date('2026-05-29T10:00:00+08:00'), spec, 'Asia/Shanghai'))).toBe('2026-06-01T15:59:59.999Z');
+  });
+
   it('does not skip the eve of a holiday that starts at sunset, and skips its whole days (Eid al-Fitr 2026 in the UAE)', () => {
     // date-holidays: from the evening of Thursday 19 March to the end of Sunday 22 March.
     const spec = workingDays(2, { kind: 'region', region: 'AE' });
