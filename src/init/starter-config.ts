@@ -1,3 +1,4 @@
+import { splitTable } from '../policy/table-name.js';
 import { IDENTIFIER } from '../policy/config-schema.js';
 import { personalCategory } from '../coverage/personal-column.js';
 import { anchorCandidates, type StarterColumn } from './anchor-choice.js';
@@ -145,7 +146,7 @@ const slug = (text: string): string =>
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
 
-const tableName = (table: string): string => table.slice(table.indexOf('.') + 1);
+const tableName = (table: string): string => splitTable(table).name;
 
 function countBy(items: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();

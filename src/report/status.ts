@@ -5,6 +5,7 @@ import { incidentOf } from '../audit/never-store-incident.js';
 import { verifyAudit } from '../audit/verify-audit.js';
 import { sweepLag } from '../executor/next-expiry.js';
 import { daysLeft } from '../people/deadlines.js';
+import { requestUrgency } from '../people/request-urgency.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import type { Rule } from '../policy/rule.js';
 import { nextRun } from '../queue/next-runs.js';
@@ -324,8 +325,11 @@ export function scheduleText(rule: Rule): string {
 async function requestsNow(runtime: Runtime, now: Date): Promise<StatusReport['requests']> {
   const { state, config } = runtime;
   const open = await listRequests(state.db.pool, state, { open: true });
-  const isOverdue = (r: (typeof open)[number]) =>
-    r.dueAt.getTime() < now.getTime() || (r.acknowledgedAt === null && r.acknowledgeDueAt !== null && r.acknowledgeDueAt.getTime() < now.getTime());
+  // Overdue for status: past the deadline, or past the deadline to acknowledge receipt.
+  const isOverdue = (r: (typeof open)[number]) => {
+    const u = requestUrgency(r, now, config.timezone, 0);
+    return u.urgency === 'overdue' || u.acknowledgementOverdue;
+  };
   // Listed by deadline: the first is the nearest.
   const first = open[0];
   return {

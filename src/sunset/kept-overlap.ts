@@ -1,3 +1,4 @@
+import { splitTable, type WrittenTableName } from '../policy/table-name.js';
 import type { StoreConfig } from '../policy/config.js';
 import type { InventoryEntry } from '../policy/inventory.js';
 import type { Rule } from '../policy/rule.js';
@@ -56,15 +57,7 @@ function mysqlDatabase(url: unknown): string | null {
   }
 }
 
-interface TableName {
-  schema: string | null;
-  name: string;
-}
-
-function splitTable(written: string): TableName {
-  const dot = written.indexOf('.');
-  return dot < 0 ? { schema: null, name: written } : { schema: written.slice(0, dot), name: written.slice(dot + 1) };
-}
+type TableName = WrittenTableName;
 
 /**
  * The table a written name is on `store`: resolved by the catalog where it was read, a

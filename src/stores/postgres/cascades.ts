@@ -181,9 +181,11 @@ export function cascadeProblems(rule: Rule, cascades: Cascades, path: string): C
   }
   const reached = cascades.targets.flatMap((t) => t.paths.map(shown));
   if (reached.length > 0 && rule.target.cascades !== 'allow') {
+    // An archive rule moves its own rows only: what its DELETE cascades to is deleted, not archived.
+    const archived = rule.action === 'archive' ? ' (they are deleted, not archived: only this table\'s rows move to the archive)' : '';
     problems.push({
       path: `${path}.table`,
-      message: `deleting these rows also changes rows of other tables through foreign keys: ${reached.join('; ')}. Add "cascades: allow" to the rule to delete them with it (plan then counts them per table, the limits include them and the audit records them), or change the foreign keys`,
+      message: `deleting these rows also changes rows of other tables through foreign keys: ${reached.join('; ')}. Add "cascades: allow" to the rule to delete them with it${archived} (plan then counts them per table, the limits include them and the audit records them), or change the foreign keys`,
     });
   }
   return problems;

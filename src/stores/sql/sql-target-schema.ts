@@ -1,3 +1,4 @@
+import { splitTable } from '../../policy/table-name.js';
 import { z } from 'zod';
 import type { ConfigProblem } from '../../errors.js';
 import { IDENTIFIER, IDENTIFIER_HINT, identifier } from '../../policy/config-schema.js';
@@ -184,10 +185,7 @@ function sameName(a: TableName, b: TableName): boolean {
   return a.schema === b.schema && a.name === b.name;
 }
 
-export function splitTable(table: string): TableName {
-  const dot = table.indexOf('.');
-  return dot === -1 ? { schema: null, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
-}
+export { splitTable };
 
 function buildWhere(
   where: NonNullable<ParsedSqlTarget['where']>,
