@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { UserError } from '../errors.js';
@@ -37,7 +38,7 @@ export function defineForecast(forecast: Command): void {
       const given = options.now === undefined ? null : parseNow(options.now, config.timezone);
       let result: Forecast | undefined;
       await withStateOnly(config, async (runtime) => {
-        const now = given ?? (await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+        const now = given ?? (await databaseNow(runtime.state.db.pool));
         result = await forecastRules(runtime, rules, now, weeks);
       });
       const forecast = result!;

@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { existsSync } from 'node:fs';
@@ -81,7 +82,7 @@ export function definePlan(plan: Command): void {
       try {
         const problems = await inspectLive(runtime, rules, { redis: false });
         if (problems.length > 0) throw configProblemsError(config, problems);
-        const now = given ?? (await databaseNow(runtime));
+        const now = given ?? (await databaseNow(runtime.state.db.pool));
         const cache = new Map<string, AnchorRange[]>();
         const holdsKept = await hasHoldsTable(runtime);
         const plans: RulePlan[] = [];
@@ -270,10 +271,6 @@ function removedRules(previous: Config, config: Config): string[] {
   return previous.rules.filter((r) => !config.rules.some((n) => n.id === r.id)).map((r) => r.id);
 }
 
-async function databaseNow(runtime: Runtime): Promise<Date> {
-  const { rows } = await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now');
-  return rows[0]!.now;
-}
 
 /** The years --now may name: wide enough for any real question, narrow enough that expiry stays within years PostgreSQL reads. */
 const NOW_YEARS = { from: 1900, to: 2999 };

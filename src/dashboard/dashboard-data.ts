@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { requestUrgency, type RequestUrgency } from '../people/request-urgency.js';
 import { forecastRules, type Forecast } from '../report/forecast.js';
 import { gatherStatus, readSlowStatusParts, type QueueAccess, type SlowStatusParts, type StatusReport } from '../report/status.js';
@@ -39,7 +40,7 @@ export interface SlowDashboardData {
 
 /** Reads `SlowDashboardData`, the forecast counted from the state database's clock; changes nothing. */
 export async function readSlowDashboardData(runtime: Runtime, forecastWeeks: number): Promise<SlowDashboardData> {
-  const now = (await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+  const now = await databaseNow(runtime.state.db.pool);
   const parts = await readSlowStatusParts(runtime);
   return { parts, forecast: await forecastRules(runtime, runtime.config.rules, now, forecastWeeks) };
 }

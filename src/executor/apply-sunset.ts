@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../audit/append-audit.js';
 import { keyDigest } from '../audit/key-digest.js';
@@ -135,7 +136,7 @@ async function carryOut(runtime: Runtime, scope: SunsetScope, plan: SunsetPlan, 
   const { state, config } = runtime;
   const sunsetId = randomUUID();
   const base = { sunsetId, configHash: config.hash, actor: run.actor, trigger: 'sunset' as const };
-  const startedAt = await databaseNow(runtime);
+  const startedAt = (await databaseNow(runtime.state.db.pool)).toISOString();
   const started = await withTransaction(state.db, (tx) =>
     appendAudit(tx, state, { ...base, event: 'sunset-started', ruleId: null, rows: plan.rules.reduce((n, r) => n + r.affected, 0), token: plan.token,
       ...(plan.unfinished.length > 0 ? { unfinished: plan.unfinished } : {}) } satisfies SunsetAuditEntry),
@@ -197,7 +198,7 @@ async function carryOut(runtime: Runtime, scope: SunsetScope, plan: SunsetPlan, 
     configHash: config.hash,
     actor: run.actor,
     startedAt,
-    finishedAt: await databaseNow(runtime),
+    finishedAt: (await databaseNow(runtime.state.db.pool)).toISOString(),
     complete,
     interrupted,
     rules: lines,
@@ -396,8 +397,4 @@ function noteEntry(line: SunsetRuleReceipt, seq: number): void {
 
 function add(into: Record<string, number>, more: Record<string, number> | undefined): void {
   for (const [name, n] of Object.entries(more ?? {})) into[name] = (into[name] ?? 0) + n;
-}
-
-async function databaseNow(runtime: Runtime): Promise<string> {
-  return (await runtime.state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now.toISOString();
 }

@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { unfinishedSunsets, type UnfinishedSunset } from '../audit/unfinished-sunsets.js';
 import { UserError } from '../errors.js';
 import { holdsForRule, type HoldsForRule } from '../people/holds-in-force.js';
@@ -141,7 +142,7 @@ export function actingRule(rule: Rule): Rule {
  */
 export async function planSunset(runtime: Runtime, scope: SunsetScope): Promise<SunsetPlan> {
   const { state, config } = runtime;
-  const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now.toISOString();
+  const now = (await databaseNow(state.db.pool)).toISOString();
   const sorted = await sunsetOrder(runtime, scope.rules);
   const cascadeKept = await keptByForeignKeys(runtime, scope, sorted);
   const ordered = sorted.filter((rule) => !cascadeKept.has(rule.id));

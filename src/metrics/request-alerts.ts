@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { requestUrgency } from '../people/request-urgency.js';
@@ -40,7 +41,7 @@ export class RequestAlerts {
   /** One look at the open requests; returns how many were warned about now. */
   async check(): Promise<number> {
     const { state, config } = this.#runtime;
-    const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+    const now = await databaseNow(state.db.pool);
     const day = DateTime.fromJSDate(now, { zone: config.timezone }).toISODate()!;
     let warned = 0;
     for (const request of await listRequests(state.db.pool, state, { open: true })) {

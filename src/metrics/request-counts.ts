@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { countRequests, type RequestCounts } from '../people/request-urgency.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { listRequests } from '../state/requests.js';
@@ -18,7 +19,7 @@ export function requestCounts(runtime: Runtime, withinDays: number, state: State
 
 export async function readRequestCounts(runtime: Runtime, withinDays: number, state: StateDb = runtime.state): Promise<RequestCounts> {
   const { config } = runtime;
-  const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+  const now = await databaseNow(state.db.pool);
   const open = await listRequests(state.db.pool, state, { open: true });
   return countRequests(open, now, config.timezone, withinDays);
 }

@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { sweepLag } from '../executor/next-expiry.js';
 import { heldSubjects, stoppingHold } from '../people/holds-in-force.js';
 import { planSweep } from '../planner/plan-sweep.js';
@@ -52,7 +53,7 @@ export class RuleLags {
 
 /** One store's rules, one after the other: rule id -> lag in seconds, null when the store cannot tell or the probe failed. */
 async function probeRules(runtime: Runtime, rules: readonly Rule[], state: StateDb): Promise<Map<string, number | null>> {
-  const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+  const now = await databaseNow(state.db.pool);
   const holds = await activeHolds(state.db.pool, state);
   const lags = new Map<string, number | null>();
   for (const rule of rules) {

@@ -1,3 +1,4 @@
+import { databaseNow } from '../state/database-now.js';
 import { Duration } from 'luxon';
 import { auditKeyProblem } from '../audit/audit-key.js';
 import type { AuditEntry } from '../audit/audit-entry.js';
@@ -136,7 +137,7 @@ export type QueueAccess = { queue: SweepQueue } | { error: string };
  */
 export async function gatherStatus(runtime: Runtime, access: QueueAccess, slow?: SlowStatusParts): Promise<StatusReport> {
   const { state, config } = runtime;
-  const now = (await state.db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+  const now = await databaseNow(state.db.pool);
   const findings: StatusFinding[] = [];
   const sweeps = await latestSweeps(state);
   const holdsOf = await readRuleHolds(runtime);
